@@ -1,0 +1,62 @@
+"""`eopose-dataset`: inspect, verify and re-index dataset folders from the shell.
+
+    eopose-dataset info DIR      shards, rows, image size, categories, keypoint sets, splits
+    eopose-dataset verify DIR    recompute sha256 and check the schema of every shard (exit 1 on problems)
+    eopose-dataset index DIR     rebuild index.json from the shard files present
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+
+from .shard_format import DatasetFormatError, open_dataset, update_index, verify
+from .splits import split_of_quad
+
+
+def _info(path: str) -> int:
+    data = open_dataset(path)
+    categories = collections.Counter(str(c) for c in data.column("category"))
+    splits = collections.Counter(str(split_of_quad(ids)) for ids in data.column("model_id"))
+    methods = sorted({m for shard in range(len(data.shard_paths)) for m in data.keypoint_methods(shard)})
+    size = "-"
+    if len(data):
+        rgba = data.read(0, ["rgba"])["rgba"]
+        size = f"{rgba.shape[2]}x{rgba.shape[1]}"
+    print(f"{data.path}: {len(data)} quadruplets ({4 * len(data)} samples) in {len(data.shard_paths)} shards, "
+          f"images {size}")
+    print(f"  categories: {dict(categories)}")
+    print(f"  splits (quadruplets; None = models in different splits): {dict(splits)}")
+    print(f"  keypoint sets: {methods or 'none (run build-keypoint-cache)'}")
+    return 0
+
+
+def _verify(path: str) -> int:
+    problems = verify(path)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{path}: all shards match index.json and the v1 schema")
+    return 1 if problems else 0
+
+
+def _index(path: str) -> int:
+    index = update_index(path)
+    print(f"{path}: index.json lists {len(index['shards'])} shards")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="eopose-dataset", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("info", "verify", "index"))
+    parser.add_argument("path", help="dataset folder (holds index.json and shard-XXXXX.h5)")
+    args = parser.parse_args(argv)
+    try:
+        return {"info": _info, "verify": _verify, "index": _index}[args.command](args.path)
+    except DatasetFormatError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Training loader: expands each quadruplet into its four (appearance, pose -> target) samples.
+
+Images are composited from straight-alpha RGBA onto a background colour (white by default, in the
+stored sRGB values), resized to the training resolution, and returned with their alpha masks, the
+keypoints of the chosen method and, on request, the exact ground-truth flow target -> appearance.
+Quadruplets are filtered by split (by model identity, see splits.py). HDF5 is opened lazily inside
+each DataLoader worker through QuadDataset.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .geometry import ground_truth_flow
+from .shard_format import SAMPLE_VIEWS, DatasetFormatError, QuadDataset
+from .splits import DEFAULT_FRACTIONS, split_of_quad
+
+
+def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 [...,H,W,4] straight-alpha RGBA -> (rgb float [...,3,H,W] in [0,1] on background, alpha [...,1,H,W])."""
+    pixels = torch.from_numpy(np.ascontiguousarray(rgba)).movedim(-1, -3).float().div_(255.0)
+    rgb, alpha = pixels[..., :3, :, :], pixels[..., 3:, :, :]
+    back = torch.as_tensor(background, dtype=torch.float32).view(3, 1, 1)
+    return rgb * alpha + back * (1.0 - alpha), alpha
+
+
+def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+class PairSampleDataset(Dataset):
+    """Samples (Ia, Ip -> Igt) of one or more dataset folders.
+
+    Args:
+        data_dirs: dataset folder(s).
+        split: 'train' | 'val' | 'test' (quadruplets whose two models are both in it) or None for all.
+        resolution: output size, an int (square) or (H, W); None keeps the stored size.
+        background: RGB in [0,1] the RGBA views are composited onto.
+        keypoint_method: keypoint set to return (`points_a`, `points_p`, `valid`), None for none.
+        with_flow: also return `flow_gt` [2,H,W] (pixels) and `flow_valid` [1,H,W] target -> appearance.
+    """
+
+    def __init__(self, data_dirs, split=None, resolution=None, background=(1.0, 1.0, 1.0), keypoint_method=None,
+                 with_flow=False, split_fractions=DEFAULT_FRACTIONS):
+        dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
+        self.datasets = [QuadDataset(path) for path in dirs]
+        self.resolution = (resolution, resolution) if isinstance(resolution, int) else resolution
+        self.background = tuple(float(c) for c in background)
+        self.keypoint_method = keypoint_method
+        self.with_flow = with_flow
+        self.quads: list[tuple[int, int]] = []
+        self.categories: list[str] = []
+        for number, data in enumerate(self.datasets):
+            if keypoint_method is not None:
+                self._require_keypoints(data, keypoint_method)
+            model_ids, categories = data.column("model_id"), data.column("category")
+            for quad in range(len(data)):
+                if split is None or split_of_quad(model_ids[quad], split_fractions) == split:
+                    self.quads.append((number, quad))
+                    self.categories.append(str(categories[quad]))
+
+    @staticmethod
+    def _require_keypoints(data: QuadDataset, method: str) -> None:
+        for shard, path in enumerate(data.shard_paths):
+            if method not in data.keypoint_methods(shard):
+                raise DatasetFormatError(f"{path}: no '{method}' keypoints; run `build-keypoint-cache {data.path} "
+                                         f"--method {method}` first")
+
+    def __len__(self) -> int:
+        return 4 * len(self.quads)
+
+    def __getitem__(self, index: int) -> dict:
+        quad_number, sample = divmod(index, 4)
+        dataset_number, quad = self.quads[quad_number]
+        data = self.datasets[dataset_number]
+        fields = ["rgba"] + (["mask", "depth", "nocs", "nocs_to_object", "rotations", "intrinsics", "extrinsics"]
+                             if self.with_flow else [])
+        record = data.read(quad, fields)
+        views = list(SAMPLE_VIEWS[sample])
+        rgb, alpha = composite(record["rgba"][views], self.background)
+        height, width = rgb.shape[-2:]
+        size = self.resolution or (height, width)
+        rgb, alpha = _resize(rgb, size), _resize(alpha, size)
+        scale = torch.tensor([size[1] / width, size[0] / height], dtype=torch.float32)
+        out = {"appearance": rgb[0], "pose": rgb[1], "target": rgb[2],
+               "mask_appearance": alpha[0], "mask_pose": alpha[1], "mask_target": alpha[2],
+               "category": self.categories[quad_number], "index": index}
+        if self.keypoint_method is not None:
+            points = data.read_keypoints(quad, self.keypoint_method)
+            out["points_a"] = torch.from_numpy(points["points_a"][sample]) * scale
+            out["points_p"] = torch.from_numpy(points["points_p"][sample]) * scale
+            out["valid"] = torch.from_numpy(points["valid"][sample])
+        if self.with_flow:
+            flow, valid = ground_truth_flow(record, appearance_view=views[0], target_view=views[2])
+            flow = torch.from_numpy(flow)[None]
+            valid = torch.from_numpy(valid)[None, None].float()
+            if (height, width) != tuple(size):
+                flow = F.interpolate(flow, size=size, mode="nearest") * scale.view(1, 2, 1, 1)
+                valid = F.interpolate(valid, size=size, mode="nearest")
+            out["flow_gt"], out["flow_valid"] = flow[0], valid[0]
+        return out
