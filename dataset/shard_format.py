@@ -25,9 +25,10 @@ VIEW_NAMES = ("M1c1", "M1c2", "M2c1", "M2c2")
 # (appearance, pose, target) view indices of the four samples of a quadruplet (EOPose paper, 3.4.1):
 # (M1c1, M2c2 -> M1c2), (M1c2, M2c1 -> M1c1), (M2c1, M1c2 -> M2c2), (M2c2, M1c1 -> M2c1).
 SAMPLE_VIEWS = ((0, 3, 1), (1, 2, 0), (2, 1, 3), (3, 0, 2))
-# lzf over gzip: on rendered 256x256 quadruplets lzf decodes ~3x faster for ~1.3x the bytes
-# (measured with benchmarks/compression.py); the loader is decode-bound, disk is not.
-COMPRESSION = "lzf"
+# deflate level 1 over lzf: benchmarks/compression.py on 256x256 quadruplets measured gzip-1 at 0.54 MB/quad
+# vs lzf 0.70, with row decode as fast (rgba 2.1 vs 2.2-2.7 ms; nocs 4.3 vs 4.7 ms); deflate is also
+# built into every HDF5 reader, while lzf is an h5py-only filter that other tools cannot open.
+COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 STR = "str"
 
 
@@ -120,7 +121,7 @@ def _create(group: h5py.Group, name: str, array: np.ndarray, image: bool) -> Non
         group.create_dataset(name, data=array, dtype=h5py.string_dtype())
         return
     chunks = (1,) + array.shape[1:] if array.shape[0] else None
-    group.create_dataset(name, data=array, chunks=chunks, compression=COMPRESSION if image else None)
+    group.create_dataset(name, data=array, chunks=chunks, **(COMPRESSION if image else {}))
 
 
 def write_shard(path, rows: dict, settings: dict | None = None) -> dict:
