@@ -1,0 +1,243 @@
+"""Orchestration of one `render-pairs` process: plan the partition's pending shards, feed the
+workers quadruplet jobs, replace failed models, assemble and write shards, rebuild index.json.
+
+Crash safety and resume: a shard exists under its final name only once complete
+(`write_shard` writes a temp file and renames it), so a rerun after kill -9 skips the shards
+present and renders the rest with the same seeds. Models that failed are remembered in
+`failures.jsonl` (one JSON line per model, appended by every process of the run); a quad's
+pair is the first usable one of its own seeded order, so it does not depend on when a failure
+was discovered.
+"""
+from __future__ import annotations
+
+import collections
+import importlib.metadata
+import json
+import os
+import time
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from eopose.dataset.shard_format import shard_files, shard_name, update_index, write_shard
+from eopose.render import camera, plan
+from eopose.render.passes import NOCS_TO_OBJECT
+from eopose.render.worker import WorkerHandle
+
+FAILURES_NAME = "failures.jsonl"
+STRING_FIELDS = ("model_id", "source", "license", "author", "name", "uri")
+
+
+class RunError(RuntimeError):
+    """The run cannot go on (one-line message)."""
+
+
+def run_settings(opts, models) -> dict:
+    """Creation settings stored in every shard; identical for all partitions and reruns."""
+    return {
+        "renderer": "blender-cycles", "bpy": importlib.metadata.version("bpy"),
+        "category": opts.category, "source": models[0].source if models else opts.source,
+        "models": len(models), "num_quads": opts.num_quads, "quads_per_shard": opts.quads_per_shard,
+        "seed": opts.seed, "angle_range_deg": list(opts.angle_range), "resolution": opts.resolution,
+        "samples": opts.samples, "denoiser": "OPENIMAGEDENOISE prefilter FAST", "device": opts.device,
+        "view_transform": "Standard", "display": "sRGB", "pixel_filter": "BLACKMAN_HARRIS 1.5",
+        "camera": {"distance": camera.DISTANCE, "elevation_deg": camera.ELEVATION_DEG,
+                   "lens_mm": camera.lens_mm(), "sensor_width_mm": camera.SENSOR_WIDTH_MM},
+    }
+
+
+def read_failures(out_dir: Path) -> dict:
+    """model_id -> reason of the models recorded as failed in this run folder."""
+    path = out_dir / FAILURES_NAME
+    failures = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                failures[entry["model_id"]] = entry["reason"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line torn by kill -9
+    return failures
+
+
+def record_failure(out_dir: Path, record, reason: str, detail: str) -> None:
+    line = json.dumps({"model_id": record.model_id, "source": record.source, "path": record.path,
+                       "reason": reason, "detail": detail}) + "\n"
+    fd = os.open(out_dir / FAILURES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())  # one O_APPEND write per line: safe with concurrent partitions
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(out_dir: Path) -> None:
+    """Temp shards left by killed processes (pid no longer alive)."""
+    for tmp in out_dir.glob("*.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_existing_settings(out_dir: Path, settings: dict) -> None:
+    existing = shard_files(out_dir)
+    if not existing:
+        return
+    with h5py.File(existing[0], "r") as handle:
+        old = json.loads(handle.attrs.get("settings", "{}"))
+    diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+    if diff:
+        raise RunError(f"{out_dir} holds shards of a run with other settings ({', '.join(diff)}); "
+                       f"rerun with the same options to resume, or use a new --out")
+
+
+class Renderer:
+    """Renders the pending shards of one partition with a pool of workers."""
+
+    def __init__(self, opts, models, out_dir: Path):
+        self.opts, self.models, self.out = opts, models, out_dir
+        self.ids = [m.model_id for m in models]
+        self.groups = plan.split_groups(self.ids)
+        self.settings = run_settings(opts, models)
+        known = read_failures(out_dir)
+        self.bad = {i for i, m in enumerate(models) if m.model_id in known}
+        self.failed_now = collections.Counter()
+        for i, m in enumerate(models):  # too big by the source's own metadata: skip without loading
+            if i not in self.bad and m.face_count > opts.max_faces:
+                self._fail(i, "too_many_faces", f"{m.face_count} faces (metadata)")
+        self.render_seconds = 0.0
+        self.rendered = 0
+        self.shards_written = []
+        self.worker_info = {}  # Blender version, device, pid of the last worker that came up
+
+    def _fail(self, index: int, reason: str, detail: str = "") -> None:
+        if index in self.bad:
+            return
+        self.bad.add(index)
+        self.failed_now[reason] += 1
+        record_failure(self.out, self.models[index], reason, detail)
+
+    def job(self, quad: int) -> dict:
+        qseed = plan.quad_seed(self.opts.seed, quad)
+        euler, rots = plan.rotations(qseed, self.opts.angle_range)
+        try:
+            m1, m2 = plan.choose_pair(qseed, self.ids, self.groups, self.bad)
+        except plan.NoPairError as error:
+            raise RunError(f"{self.opts.category}: {error}; see {self.out / FAILURES_NAME}") from None
+        return {"quad": quad, "seed": qseed, "cycles_seed": plan.cycles_seed(qseed), "euler_deg": euler,
+                "rotations": rots, "pair": (m1, m2), "models": [self.models[m1], self.models[m2]]}
+
+    def row(self, job: dict, result: dict) -> dict:
+        res = self.opts.resolution
+        pair = [self.models[i] for i in job["pair"]]
+        row = {k: result[k] for k in ("rgba", "mask", "depth", "nocs")}
+        row.update(rotations=job["rotations"].astype(np.float32), euler_deg=job["euler_deg"].astype(np.float32),
+                   nocs_to_object=np.stack([NOCS_TO_OBJECT] * 2).astype(np.float32),
+                   intrinsics=camera.intrinsics(res, res).astype(np.float32),
+                   extrinsics=camera.extrinsics().astype(np.float32),
+                   quad_index=np.int64(job["quad"]), seed=np.int64(job["seed"]), category=self.opts.category)
+        for name in STRING_FIELDS:
+            row[name] = [getattr(m, name) for m in pair]
+        return row
+
+    def write(self, shard: int, rows: dict) -> None:
+        quads = sorted(rows)
+        columns = {name: [rows[q][name] for q in quads] for name in rows[quads[0]]}
+        columns = {name: (v if name in STRING_FIELDS + ("category",) else np.stack(v)) for name, v in columns.items()}
+        write_shard(self.out / shard_name(shard), columns, self.settings)
+        self.shards_written.append(shard)
+
+    def run(self, shards: list[int]) -> None:
+        opts = self.opts
+        todo = {j: set(plan.quads_of_shard(j, opts.num_quads, opts.quads_per_shard)) for j in shards}
+        shard_of = {q: j for j, qs in todo.items() for q in qs}
+        queue = collections.deque(sorted(shard_of))
+        buffers = {j: {} for j in shards}
+        if not queue:
+            return
+        config = {k: getattr(opts, k) for k in ("resolution", "samples", "threads", "device", "max_faces",
+                                                  "import_timeout", "render_timeout", "cache_dir")}
+        workers = [WorkerHandle(config) for _ in range(min(opts.workers, len(queue)))]
+        bar = tqdm(total=len(queue), unit="quad", desc=f"render {opts.category}", dynamic_ncols=True,
+                   disable=opts.quiet)
+        start, startup_failures = time.monotonic(), 0
+        try:
+            while queue or any(w.job for w in workers):
+                for w in workers:
+                    if w.ready and w.job is None and queue:
+                        w.submit(self.job(queue.popleft()))
+                now = time.monotonic()
+                timeout = max(0.0, min((w.deadline for w in workers if w.deadline), default=now + 1) - now)
+                ready = wait([w.conn for w in workers], timeout=timeout)
+                for w in workers:
+                    if w.conn in ready:
+                        try:
+                            message = w.conn.recv()
+                        except (EOFError, OSError):
+                            startup_failures += self._lost(w, queue, "crash", f"exit code {w.process.exitcode}")
+                            continue
+                        done = self._handle(w, message, queue)
+                        if done is not None:
+                            job, result = done
+                            self.render_seconds += result["render_seconds"]
+                            j = shard_of[job["quad"]]
+                            buffers[j][job["quad"]] = self.row(job, result)
+                            if len(buffers[j]) == len(todo[j]):
+                                self.write(j, buffers.pop(j))
+                            self.rendered += 1
+                            bar.update(1)
+                            minutes = (time.monotonic() - start) / 60
+                            bar.set_postfix(q_per_min=f"{self.rendered / minutes:.1f}",
+                                            failed=sum(self.failed_now.values()))
+                            if w.models_loaded >= opts.recycle_after:
+                                w.restart()
+                    elif w.deadline and time.monotonic() > w.deadline:
+                        reason = "timeout" if w.stage is None or w.stage[1] == "loading" else "render_timeout"
+                        startup_failures += self._lost(w, queue, reason, f"no progress for the stage's timeout")
+                if startup_failures > 3:
+                    raise RunError("the Blender worker died 3 times before rendering anything; "
+                                   "check that `python -c 'import bpy'` works")
+        finally:
+            bar.close()
+            for w in workers:
+                w.stop()
+
+    def _handle(self, w: WorkerHandle, message, queue):
+        kind = message[0]
+        if kind == "ready":
+            w.ready, w.deadline, self.worker_info = True, None, message[1]
+        elif kind in ("loading", "rendering"):
+            w.on_stage(message[1], kind)
+        elif kind == "model_failed":
+            _, m, reason, detail = message
+            self._fail(w.job["pair"][m], reason, detail)
+            queue.appendleft(w.job["quad"])
+            w.idle()
+        elif kind == "done":
+            job = w.job
+            w.idle()
+            return job, message[1]
+        return None
+
+    def _lost(self, w: WorkerHandle, queue, reason: str, detail: str) -> int:
+        """A worker died or hung: blame the model it was busy with, requeue, restart.
+        Returns 1 when it was lost before it ever became ready."""
+        never_ready = not w.ready
+        if w.job is not None:
+            if w.stage is not None:
+                self._fail(w.job["pair"][w.stage[0]], reason, detail)
+            queue.appendleft(w.job["quad"])
+        w.restart()
+        return int(never_ready)

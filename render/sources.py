@@ -1,0 +1,102 @@
+"""Model sources for `render-pairs`: a folder of meshes (`dir`), the procedural asset library
+(`procedural`) and Objaverse (`objaverse`, in `objaverse_source`), all yielding `ModelRecord`s
+with provenance (licence, author, name, URI) and an optional canonical rotation.
+
+Manifest (`--manifest FILE`, JSON): selects and orients models of one category::
+
+    {"category": "vases", "source": "objaverse",
+     "models": [{"model_id": "<objaverse uid | file stem | procedural seed>",
+                 "canonical_euler_deg": [0, 0, 90]}, ...]}
+
+`canonical_euler_deg` (XYZ, degrees, default 0) turns the normalised model into the
+category's canonical frame (+Z up, front facing -Y) before the random rotations.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl")
+# The paper's model counts per category (EOPose 3.4.1): the default procedural library size.
+PAPER_MODEL_COUNTS = {"shoes": 8, "briefcases": 12, "vases": 29, "file_cabinets": 11}
+
+
+class SourceError(RuntimeError):
+    """A source cannot provide models (message is one line, says what to do)."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model_id: str
+    source: str
+    category: str
+    path: str = ""  # mesh file; empty for procedural models (generated in the worker)
+    seed: int = -1  # procedural seed
+    license: str = "unknown"
+    author: str = ""
+    name: str = ""
+    uri: str = ""
+    canonical_euler_deg: tuple = (0.0, 0.0, 0.0)
+    face_count: int = -1  # when the source knows it up front (Objaverse metadata)
+
+
+def read_manifest(path) -> dict:
+    """Parse a manifest: {'category', 'source', 'models': {model_id: canonical_euler_deg}}."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SourceError(f"cannot read manifest {path}: {error}") from None
+    entries = data.get("models", []) if isinstance(data, dict) else data
+    models = {}
+    for entry in entries:
+        entry = {"model_id": entry} if isinstance(entry, str) else entry
+        models[str(entry["model_id"])] = tuple(float(a) for a in entry.get("canonical_euler_deg", (0, 0, 0)))
+    return {"category": data.get("category") if isinstance(data, dict) else None,
+            "source": data.get("source") if isinstance(data, dict) else None, "models": models}
+
+
+def dir_models(category: str, mesh_dir, manifest=None) -> list[ModelRecord]:
+    """Every mesh file of `mesh_dir` (one category), id = file stem."""
+    folder = Path(mesh_dir)
+    if not folder.is_dir():
+        raise SourceError(f"--mesh-dir {mesh_dir} is not a folder of meshes ({', '.join(MESH_EXTENSIONS)})")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS and p.is_file())
+    records = []
+    for path in files:
+        if manifest and path.stem not in manifest["models"]:
+            continue
+        records.append(ModelRecord(
+            model_id=path.stem, source="dir", category=category, path=str(path.resolve()),
+            name=path.stem, uri=path.resolve().as_uri(),
+            canonical_euler_deg=manifest["models"][path.stem] if manifest else (0.0, 0.0, 0.0)))
+    return records
+
+
+def procedural_models(category: str, count: int | None = None, manifest=None) -> list[ModelRecord]:
+    """Procedural models 0..count-1 (default: the paper's count for the category)."""
+    from eopose.render import procedural
+
+    if category not in procedural.CATEGORIES:
+        raise SourceError(f"no procedural generator for {category!r}; categories: {', '.join(procedural.CATEGORIES)}")
+    if manifest:
+        seeds = [int(m.rsplit(":", 1)[-1]) for m in manifest["models"]]
+    else:
+        seeds = range(count or PAPER_MODEL_COUNTS[category])
+    records = []
+    for seed in seeds:
+        info = procedural.model_info(category, seed)
+        euler = (0.0, 0.0, 0.0)
+        if manifest:
+            euler = manifest["models"].get(info["model_id"], manifest["models"].get(str(seed), euler))
+        records.append(ModelRecord(category=category, seed=seed, canonical_euler_deg=euler, **info))
+    return records
+
+
+def resolve_path(record: ModelRecord, cache_dir=None) -> str:
+    """The mesh file of a record (procedural GLBs are generated into their cache on demand)."""
+    if record.source == "procedural":
+        from eopose.render import procedural
+
+        return str(procedural.glb_path(record.category, record.seed, cache_dir))
+    return record.path

@@ -1,0 +1,137 @@
+"""Render worker process: one long-lived Blender scene (bpy imported inside the spawned process)
+rendering many quadruplets, and the parent-side handle that starts, feeds, times out, kills and
+recycles it.
+
+Protocol (parent -> worker): a job dict per quadruplet, or None to stop. Worker -> parent:
+("ready", info), ("loading", m), ("rendering", m), ("model_failed", m, reason, detail),
+("done", rows). `m` is 0 for M1, 1 for M2; the parent uses the last stage message to blame the
+right model when the worker hangs past a timeout or dies (the process is then replaced).
+
+Test hook: EOPOSE_RENDER_FAULTS="model_id=crash,other_id=hang" makes the worker crash (SIGKILL
+itself) or hang while loading that model, to exercise fault isolation.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+
+import numpy as np
+
+from eopose.render import camera, passes
+from eopose.render.sources import resolve_path
+
+FAULTS_ENV = "EOPOSE_RENDER_FAULTS"
+
+
+def _inject_fault(model_id: str) -> None:
+    faults = dict(item.split("=", 1) for item in os.environ.get(FAULTS_ENV, "").split(",") if "=" in item)
+    if faults.get(model_id) == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if faults.get(model_id) == "hang":
+        time.sleep(1e6)
+
+
+def worker_main(conn, config: dict) -> None:
+    """Entry point of the spawned process."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # Blender and Cycles log to stdout/stderr; the parent owns the terminal
+    os.dup2(devnull, 2)
+    import bpy
+
+    from eopose.render.blender_scene import ModelError, Scene
+
+    scene = Scene(config["resolution"], config["samples"], config["threads"], config["device"])
+    res = config["resolution"]
+    K, E = camera.intrinsics(res, res), camera.extrinsics()
+    conn.send(("ready", {"blender": bpy.app.version_string, "device": scene.device, "pid": os.getpid()}))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        views, render_seconds = [], 0.0
+        for m, record in enumerate(job["models"]):
+            conn.send(("loading", m))
+            try:
+                _inject_fault(record.model_id)
+                model = scene.load(resolve_path(record, config["cache_dir"]), record.canonical_euler_deg,
+                                   config["max_faces"])
+            except ModelError as error:
+                conn.send(("model_failed", m, error.reason, error.detail))
+                break
+            except Exception as error:  # a source that cannot produce the file, a bpy surprise
+                conn.send(("model_failed", m, "load_error", f"{type(error).__name__}: {error}"[:300]))
+                break
+            conn.send(("rendering", m))
+            for c in range(2):
+                rgba, seconds = scene.render(job["euler_deg"][c], job["cycles_seed"])
+                mask, depth, nocs = passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res)
+                views.append((rgba, mask, depth, nocs))
+                render_seconds += seconds
+        scene.unload()
+        if len(views) == 4:
+            conn.send(("done", {
+                "rgba": np.stack([v[0] for v in views]), "mask": np.stack([v[1] for v in views]),
+                "depth": np.stack([v[2] for v in views]).astype(np.float16),
+                "nocs": np.stack([v[3] for v in views]).astype(np.float16),
+                "render_seconds": render_seconds}))
+
+
+class WorkerHandle:
+    """Parent-side view of one worker: its process, pipe, current job, stage and deadline."""
+
+    def __init__(self, config: dict, startup_timeout: float = 300.0):
+        self.config = config
+        self.startup_timeout = startup_timeout
+        self.process = None
+        self.conn = None
+        self.start()
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, self.config), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.job = None
+        self.stage = None  # (model m, "loading" | "rendering")
+        self.deadline = time.monotonic() + self.startup_timeout
+        self.models_loaded = 0
+
+    def submit(self, job: dict) -> None:
+        self.job = job
+        self.stage = None
+        self.deadline = time.monotonic() + self.config["import_timeout"]
+        self.conn.send(job)
+
+    def on_stage(self, m: int, stage: str) -> None:
+        self.stage = (m, stage)
+        timeout = self.config["import_timeout"] if stage == "loading" else self.config["render_timeout"]
+        self.deadline = time.monotonic() + timeout
+        self.models_loaded += stage == "loading"
+
+    def idle(self) -> None:
+        self.job, self.stage, self.deadline = None, None, None
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=10)
+        self.kill()
