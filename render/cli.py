@@ -78,7 +78,7 @@ def load_models(opts):
         return procedural_models(opts.category, opts.num_models, manifest)
     from eopose.render.objaverse_source import objaverse_models
 
-    return objaverse_models(opts.category, manifest, opts.objaverse_dir, opts.num_models)
+    return objaverse_models(opts.category, manifest, opts.objaverse_dir, opts.num_models, opts.max_faces)
 
 
 def render(opts) -> dict:

@@ -31,9 +31,10 @@ def _configure(base_dir):
     return objaverse
 
 
-def objaverse_models(category: str, manifest=None, base_dir=None, max_models: int | None = None) -> list[ModelRecord]:
+def objaverse_models(category: str, manifest=None, base_dir=None, max_models: int | None = None,
+                     max_faces: int | None = None) -> list[ModelRecord]:
     """Records for the category's LVIS models (or the manifest's uids), GLBs in the local cache
-    (downloaded when missing). Raises SourceError in one line when Objaverse is unreachable."""
+    (downloaded when missing; models over `max_faces` by their metadata are not fetched). Raises SourceError in one line when Objaverse is unreachable."""
     objaverse = _configure(base_dir)
     try:
         if manifest:
@@ -48,7 +49,8 @@ def objaverse_models(category: str, manifest=None, base_dir=None, max_models: in
         object_paths = objaverse._load_object_paths()
         known = [uid for uid in uids if uid in object_paths]  # the others fail as missing_file
         metadata = objaverse.load_annotations(known)
-        paths = objaverse.load_objects(known)
+        paths = objaverse.load_objects([uid for uid in known if not max_faces
+                                        or int(metadata.get(uid, {}).get("faceCount") or 0) <= max_faces])
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise SourceError(f"Objaverse is unreachable ({reason}) and not cached under "

@@ -186,7 +186,8 @@ class Renderer:
                         try:
                             message = w.conn.recv()
                         except (EOFError, OSError):
-                            startup_failures += self._lost(w, queue, "crash", f"exit code {w.process.exitcode}")
+                            w.process.join(timeout=10)
+                            startup_failures += self._lost(w, queue, "crash", f"worker exit code {w.process.exitcode}")
                             continue
                         done = self._handle(w, message, queue)
                         if done is not None:
@@ -205,7 +206,7 @@ class Renderer:
                                 w.restart()
                     elif w.deadline and time.monotonic() > w.deadline:
                         reason = "timeout" if w.stage is None or w.stage[1] == "loading" else "render_timeout"
-                        startup_failures += self._lost(w, queue, reason, f"no progress for the stage's timeout")
+                        startup_failures += self._lost(w, queue, reason, "worker killed after the stage's timeout")
                 if startup_failures > 3:
                     raise RunError("the Blender worker died 3 times before rendering anything; "
                                    "check that `python -c 'import bpy'` works")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
+import sys
 import time
 
 import numpy as np
@@ -23,6 +25,7 @@ from eopose.render import camera, passes
 from eopose.render.sources import resolve_path
 
 FAULTS_ENV = "EOPOSE_RENDER_FAULTS"
+BPY_SCRIPTS = re.compile(r"/bpy/\d+\.\d+/scripts(/|$)")
 
 
 def _inject_fault(model_id: str) -> None:
@@ -38,6 +41,9 @@ def worker_main(conn, config: dict) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # Blender and Cycles log to stdout/stderr; the parent owns the terminal
     os.dup2(devnull, 2)
+    # A parent that imported bpy passes on sys.path entries inside bpy's bundled scripts
+    # (spawn copies sys.path); there `import bpy` finds the scripts package, not the module.
+    sys.path[:] = [p for p in sys.path if not BPY_SCRIPTS.search(p.replace(os.sep, "/"))]
     import bpy
 
     from eopose.render.blender_scene import ModelError, Scene
