@@ -1,0 +1,108 @@
+"""Public API of the procedural asset library: seeded generation, GLB cache, model records.
+
+``(category, seed)`` fully determines a model: the random stream is seeded from both, the
+category's parameter table is sampled first, the geometry and texture after, so the mesh, the
+texture and the exported GLB bytes are identical in every process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from . import briefcases, file_cabinets, shoes, vases
+from .mesh_ops import assemble
+from .params import describe, sample_model
+
+# Bump whenever any generator's output changes: it is part of every cache file name.
+GENERATOR_VERSION = 1
+GENERATORS = {"vases": vases, "briefcases": briefcases, "file_cabinets": file_cabinets, "shoes": shoes}
+CATEGORIES = tuple(GENERATORS)
+SINGULAR = {"vases": "vase", "briefcases": "briefcase", "file_cabinets": "file cabinet", "shoes": "shoe"}
+
+
+def _check(category: str, seed: int) -> None:
+    if category not in GENERATORS:
+        raise ValueError(f"unknown procedural category {category!r}; valid: {', '.join(CATEGORIES)}")
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _rng(category: str, seed: int) -> np.random.Generator:
+    return np.random.default_rng([zlib.crc32(category.encode()), GENERATOR_VERSION, int(seed)])
+
+
+def parameters(category: str, seed: int) -> dict:
+    """The sampled parameters of a model (style first), cheap: no geometry is built."""
+    _check(category, seed)
+    return sample_model(GENERATORS[category].PARAMETERS, _rng(category, seed))
+
+
+def generate(category: str, seed: int) -> trimesh.Trimesh:
+    """The textured single mesh of ``(category, seed)`` in the category's canonical frame,
+    standing on ``y = 0`` with its bounding box centred in x and z."""
+    _check(category, seed)
+    rng = _rng(category, seed)
+    module = GENERATORS[category]
+    parts, atlas = module.build(sample_model(module.PARAMETERS, rng), rng)
+    mesh = assemble(parts, atlas)
+    low, high = mesh.bounds
+    mesh.apply_translation([-(low[0] + high[0]) / 2, -low[1], -(low[2] + high[2]) / 2])
+    return mesh
+
+
+def resolve_cache_dir(path=None) -> Path:
+    """``path``, else ``$EOPOSE_CACHE/procedural``, else ``~/.cache/eopose/procedural``."""
+    if path is not None:
+        return Path(path)
+    if os.environ.get("EOPOSE_CACHE"):
+        return Path(os.environ["EOPOSE_CACHE"]) / "procedural"
+    return Path.home() / ".cache" / "eopose" / "procedural"
+
+
+def glb_path(category: str, seed: int, cache_dir=None) -> Path:
+    """Path of the model's GLB in the cache, generated (atomically) if missing."""
+    _check(category, seed)
+    folder = resolve_cache_dir(cache_dir)
+    path = folder / f"{category}-{int(seed):08d}-v{GENERATOR_VERSION}.glb"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        data = generate(category, seed).export(file_type="glb")
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
+
+
+def model_info(category: str, seed: int) -> dict:
+    """Provenance record of a model, as stored in the shards' per-model string fields."""
+    style = parameters(category, seed)["style"]
+    return {
+        "model_id": f"procedural:{category}:{int(seed)}",
+        "source": "procedural",
+        "license": "cc0",
+        "author": "eopose procedural generator",
+        "name": f"{style} {SINGULAR[category]} #{int(seed)}",
+        "uri": f"eopose://procedural/{category}/{int(seed)}",
+    }
+
+
+def manifest() -> dict:
+    """The content of ``manifests/procedural.json``, derived from the parameter tables."""
+    return {
+        "source": "procedural",
+        "generator_version": GENERATOR_VERSION,
+        "license": "cc0",
+        "frame": "glTF/trimesh: +Y up, front faces +Z; Blender/world: +Z up, front faces -Y",
+        "categories": {name: describe(module.PARAMETERS) for name, module in GENERATORS.items()},
+    }
+
+
+def write_manifest(path) -> None:
+    """Regenerate the manifest file (run after changing a parameter table)."""
+    Path(path).write_text(json.dumps(manifest(), indent=1) + "\n")
+
