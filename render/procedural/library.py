@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -103,6 +104,9 @@ def manifest() -> dict:
 
 
 def write_manifest(path) -> None:
-    """Regenerate the manifest file (run after changing a parameter table)."""
-    Path(path).write_text(json.dumps(manifest(), indent=1) + "\n")
+    """Regenerate the manifest file (run after changing a parameter table), one parameter a line."""
+    text = json.dumps(manifest(), indent=1)
+    for container in (r"\[[^\[\]{}]*\]", r"\{[^\[\]{}]*(?:\[[^\[\]{}\n]*\])?[^\[\]{}]*\}"):
+        text = re.sub(container, lambda match: " ".join(match.group(0).split()), text)
+    Path(path).write_text(text + "\n")
 

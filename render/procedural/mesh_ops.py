@@ -24,10 +24,7 @@ class Part:
     region: str
 
     def transformed(self, matrix: np.ndarray) -> "Part":
-        """The part under a 4x4 rigid transform (or a 3-vector translation)."""
-        matrix = np.asarray(matrix, dtype=float)
-        if matrix.shape == (3,):
-            return Part(self.vertices + matrix, self.faces, self.uv, self.region)
+        """The part under a 4x4 rigid transform."""
         vertices = self.vertices @ matrix[:3, :3].T + matrix[:3, 3]
         return Part(vertices, self.faces, self.uv, self.region)
 

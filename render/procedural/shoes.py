@@ -14,7 +14,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from . import textures as tx
-from .mesh_ops import Part, ellipse, grid_part, orient_outwards, prism, rotation, rounded_box, sweep
+from .mesh_ops import Part, ellipse, grid_part, orient_outwards, prism, rounded_box, sweep
 from .params import Chance, Choice, Integer, Uniform
 
 # Lengths in model units, the shoe is 1 long; widths are fractions of the length, opening
@@ -130,7 +130,7 @@ def build(p: dict, rng: np.random.Generator) -> tuple[list[Part], tx.Atlas]:
     parts += prism(heel_top, heel_bottom, strip_caps(heel_sections - 1, False), "sole_side", "sole_bottom",
                    "sole_bottom")
     grid, vamp = upper_grid(p)
-    upper = orient_outwards(grid_part(grid, "upper"), (vamp["centre"][0], vamp["floor"], vamp["centre"][1]))
+    upper = orient_outwards(grid_part(grid, "upper"), upper_interior(vamp))
     parts.append(upper)
     normals = trimesh.Trimesh(upper.vertices, upper.faces, process=False).vertex_normals.reshape(grid.shape)
     shell = grid + 0.004 * normals
@@ -157,6 +157,7 @@ def build(p: dict, rng: np.random.Generator) -> tuple[list[Part], tx.Atlas]:
 
 
 def upper_interior(vamp: dict) -> tuple[float, float, float]:
+    """A point inside the shoe, below the upper, to orient its shells by."""
     return vamp["centre"][0], vamp["floor"] + 0.02, vamp["centre"][1] + 0.1
 
 
