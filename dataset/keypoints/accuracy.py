@@ -1,0 +1,33 @@
+"""Correspondence accuracy against rendered geometry: PCK on same-model view pairs.
+
+For two views of ONE model (views 0<->1 = M1c1/M1c2 and 2<->3 = M2c1/M2c2) the true match of an
+appearance point is exact: its pixel's NOCS goes through the model's NOCS->object transform, the other
+view's rotation and the camera (eopose.dataset.geometry.project_views). A predicted pair is correct at
+level alpha when the predicted point lies within alpha * max(H, W) pixels of the true one (PCK, as in
+the keypoint-transfer literature). A point whose surface point is hidden in the other view (self-
+occlusion, depth test) is still scored against where that point projects, and counted as hidden.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry import project_views
+
+SAME_MODEL_PAIRS = ((0, 1), (2, 3))
+PCK_ALPHAS = (0.05, 0.10)
+
+
+def point_errors(record: dict, a: int, b: int, points_a: np.ndarray, points_b: np.ndarray, valid: np.ndarray):
+    """(errors in pixels [m], hidden count) of the m valid pairs between views a and b of one quadruplet."""
+    uv, visible = project_views(record, a, b)
+    height, width = visible.shape
+    points_a, points_b = points_a[valid], points_b[valid]
+    cols = np.clip(np.floor(points_a[:, 0]).astype(np.int64), 0, width - 1)
+    rows = np.clip(np.floor(points_a[:, 1]).astype(np.int64), 0, height - 1)
+    errors = np.linalg.norm(uv[rows, cols] - points_b, axis=1)
+    return np.nan_to_num(errors, nan=np.inf), int((~visible[rows, cols]).sum())
+
+
+def pck(errors: np.ndarray, size: int, alphas=PCK_ALPHAS) -> dict:
+    """alpha -> fraction of errors within alpha * size pixels (NaN without points)."""
+    return {alpha: float(np.mean(errors <= alpha * size)) if len(errors) else float("nan") for alpha in alphas}
