@@ -3,7 +3,8 @@
 A method object has `name`, `params()`, `prepare(rows)` (per-view work done once: the ViT forward) and
 `match(state, row, a, p)` -> (points_a [k, 2], points_p [k, 2], valid [k]). The samples (0, 3) / (3, 0)
 and (1, 2) / (2, 1) of a quadruplet (shard_format.SAMPLE_VIEWS) are one view pair each way round, so
-each pair is matched once, in ascending view order, and swapped for the other sample.
+each pair is matched once, in ascending view order, and swapped for the other sample, whose channels are
+then re-sorted so that every sample's channel order is the raster order of its own appearance points.
 """
 from __future__ import annotations
 
@@ -37,4 +38,12 @@ def sample_keypoints(method, rows: dict) -> tuple[np.ndarray, np.ndarray, np.nda
         slots.append((slot, appearance > pose))
     out_a = np.stack([points_p[:, s] if swap else points_a[:, s] for s, swap in slots], axis=1)
     out_p = np.stack([points_a[:, s] if swap else points_p[:, s] for s, swap in slots], axis=1)
-    return out_a, out_p, valid[:, [s for s, _ in slots]]
+    out_valid = valid[:, [s for s, _ in slots]]
+    order = raster_order(out_a, out_valid)
+    return (np.take_along_axis(out_a, order[..., None], axis=2), np.take_along_axis(out_p, order[..., None], axis=2),
+            np.take_along_axis(out_valid, order, axis=2))
+
+
+def raster_order(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per [..., k] channel permutation: valid points by (y, x) ascending (row-major), invalid ones last."""
+    return np.lexsort((points[..., 0], points[..., 1], ~valid), axis=-1)
