@@ -57,11 +57,16 @@ def total_variation(flow: torch.Tensor) -> torch.Tensor:
 
 
 def flow_l1(flow: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean |flow - target| in grid units, over pixels where ``mask`` [B,1,H,W] is set."""
+    """Mean |flow - target| in grid units, over pixels where ``mask`` [B,1,H,W] is set.
+
+    Masked means are taken per sample, then averaged over the batch, so the value does not depend
+    on how a batch is split between DDP processes.
+    """
     diff = (flow_to_normalised(flow) - flow_to_normalised(target)).abs()
     if mask is None:
         return diff.mean()
-    return (diff * mask).sum() / (2 * mask.sum()).clamp_min(1.0)
+    per_sample = (diff * mask).sum(dim=(1, 2, 3)) / (2 * mask.sum(dim=(1, 2, 3))).clamp_min(1.0)
+    return per_sample.mean()
 
 
 def lsgan_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

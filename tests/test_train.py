@@ -1,0 +1,190 @@
+"""train-eopose: staged runs, exact resume after kill -9, DDP gradients, and its one-line errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from eopose.dataset import add_keypoints, open_dataset
+from eopose.dataset.shard_format import shard_name
+from eopose.dataset.synthetic import write_synthetic_dataset
+from eopose.train.checkpoint import load_checkpoint
+from eopose.train.cli import main as train_main
+
+from ddp_gradients import gradients
+
+RESUME_CONFIG = """
+name = "resume-test"
+[data]
+resolution = 64
+keypoint_method = "nocs"
+num_workers = 0
+[model]
+warp_channels = 8
+warp_depth = 4
+num_flows = 3
+gen_channels = 8
+gen_scales = 3
+[discriminator]
+base_channels = 8
+n_layers = 2
+[warp_loss]
+perceptual = 0.0
+style = 0.0
+tps_warmup_steps = 5
+[gen_loss]
+perceptual = 0.0
+style = 0.0
+[optim]
+batch_size_warp = 4
+batch_size_gen = 4
+warp_steps = 12
+gen_steps = 12
+e2e_steps = 12
+[run]
+checkpoint_every = 3
+log_every = 1
+image_every = 50
+"""
+
+
+@pytest.fixture(scope="module")
+def keyed_dataset(tmp_path_factory):
+    """Analytic shards with a stored keypoint set named 'nocs' (random pairs: training only needs some)."""
+    data_dir = write_synthetic_dataset(tmp_path_factory.mktemp("train"), quads=16, resolution=64, quads_per_shard=8)
+    rng = np.random.default_rng(0)
+    for shard in range(2):
+        points = rng.uniform(8, 56, (8, 4, 35, 2)).astype(np.float32)
+        add_keypoints(data_dir / shard_name(shard), "nocs", points, points + rng.normal(0, 2, points.shape),
+                      rng.random((8, 4, 35)) > 0.1, {"source": "test"})
+    return data_dir
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "eopose.train.cli", *map(str, args)]
+
+
+def _metrics(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_all_stages_write_checkpoints_metrics_and_grids(keyed_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    assert train_main(["--data", str(keyed_dataset), "--config", "tiny", "--out", str(run_dir)]) == 0
+    final = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    assert final["stages"] == ["warp", "gen", "e2e"] and final["progress"]["global_step"] == 10
+    stages = [m["stage"] for m in _metrics(run_dir)]
+    assert stages == ["warp"] * 4 + ["gen"] * 3 + ["e2e"] * 3
+    assert {"warp/l1", "warp/tps", "warp/flow_gt", "warp/tv"} <= set(_metrics(run_dir)[0])
+    assert {"gen/adv", "disc/lsgan", "warp/total"} <= set(_metrics(run_dir)[-1])
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["e2e-000003.png", "gen-000003.png",
+                                                                       "warp-000004.png"]
+    split = json.loads((run_dir / "split.json").read_text())
+    assert not set(split["models"]["train"]) & set(split["models"]["test"])
+    # a second run into the same folder without --resume is refused
+    assert train_main(["--data", str(keyed_dataset), "--config", "tiny", "--out", str(run_dir)]) == 2
+
+
+def test_resume_after_kill_reproduces_uninterrupted_losses(keyed_dataset, tmp_path):
+    config = tmp_path / "resume.toml"
+    config.write_text(RESUME_CONFIG)
+    whole = tmp_path / "whole"
+    subprocess.run(_cli("--data", keyed_dataset, "--config", config, "--out", whole), check=True,
+                   capture_output=True)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_cli("--data", keyed_dataset, "--config", config, "--out", killed),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while True:  # kill -9 somewhere in the generator stage, between checkpoints
+        lines = (killed / "metrics.jsonl").read_text().splitlines() if (killed / "metrics.jsonl").exists() else []
+        if lines and json.loads(lines[-1])["global_step"] >= 17:
+            break
+        assert process.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "checkpoints" / "final.pt").exists()
+    subprocess.run(_cli("--data", keyed_dataset, "--config", config, "--out", killed, "--resume"), check=True,
+                   capture_output=True)
+    expected, resumed = _metrics(whole), _metrics(killed)
+    assert [m["global_step"] for m in resumed] == list(range(1, 37))
+    assert resumed == expected  # every loss term of every step, bit for bit
+
+
+def test_two_process_gloo_ddp_matches_single_process_gradients(keyed_dataset, tmp_path):
+    for stage in ("warp", "gen"):
+        out = tmp_path / f"{stage}.pt"
+        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        os.path.join(os.path.dirname(__file__), "ddp_gradients.py"), str(out), str(keyed_dataset),
+                        stage], check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        distributed = torch.load(out)
+        single = gradients(stage, keyed_dataset, list(range(8)))
+        compared = [name for name in single if "noise" not in name]  # noise draws differ per process by design
+        assert len(compared) > 10 and set(compared) <= set(distributed)
+        for name in compared:
+            torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_torchrun_trains_with_two_processes(keyed_dataset, tmp_path):
+    run_dir = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "eopose.train.cli", "--data", str(keyed_dataset), "--config", "tiny",
+                             "--out", str(run_dir)], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(2 processes)" in (run_dir / "run.log").read_text()
+    assert load_checkpoint(run_dir / "checkpoints" / "final.pt")["progress"]["global_step"] == 10
+
+
+def test_missing_keypoints_name_build_keypoint_cache(tmp_path, capsys):
+    data_dir = write_synthetic_dataset(tmp_path / "bare", quads=4, resolution=64, quads_per_shard=4)
+    assert train_main(["--data", str(data_dir), "--config", "tiny", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "run `build-keypoint-cache" in err and "--method nocs" in err
+
+
+def test_paper_config_offline_without_vgg_weights_fails_in_one_line(keyed_dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable")))
+    config = tmp_path / "paper-nocs.toml"
+    from eopose.train.config import CONFIG_DIR
+    config.write_text((CONFIG_DIR / "paper.toml").read_text().replace('keypoint_method = "dino"',
+                                                                      'keypoint_method = "nocs"'))
+    code = train_main(["--data", str(keyed_dataset), "--config", str(config), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--vgg-weights" in err
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(keyed_dataset, tmp_path, capsys):
+    import shutil
+    from torch.utils.data import DistributedSampler
+    from eopose.dataset.pairs import PairSampleDataset
+    data_dir = shutil.copytree(keyed_dataset, tmp_path / "data")
+    samples = PairSampleDataset(data_dir, split="train", resolution=64, keypoint_method="nocs")
+    sampler = DistributedSampler(samples, num_replicas=1, rank=0, shuffle=True, seed=0, drop_last=True)
+    sampler.set_epoch(0)
+    order = list(sampler)
+    poisoned = next(i for i in order[8:12] if i not in order[:8])  # first seen in warp step 2 (batch 4)
+    quad = samples.quads[poisoned // 4][1]
+    shard, row = samples.datasets[0].locate(quad)
+    stored = open_dataset(data_dir).read_rows(shard, ["keypoints/nocs/points_a", "keypoints/nocs/points_p",
+                                                      "keypoints/nocs/valid"])
+    points_a = stored["keypoints/nocs/points_a"]
+    points_a[row, poisoned % 4] = np.nan
+    add_keypoints(data_dir / shard_name(shard), "nocs", points_a, stored["keypoints/nocs/points_p"],
+                  stored["keypoints/nocs/valid"], {"poisoned": True})
+    run_dir = tmp_path / "run"
+    code = train_main(["--data", str(data_dir), "--config", "tiny", "--out", str(run_dir)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 3 and len(errors) == 1
+    assert "non-finite loss at stage warp step 2" in errors[0] and "last good checkpoint is kept" in errors[0]
+    kept = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert kept["progress"] == {"stage_index": 0, "step": 2, "global_step": 2}
+    assert all(torch.isfinite(v).all() for v in kept["model"].values())
+    assert not (run_dir / "checkpoints" / "final.pt").exists()

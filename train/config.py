@@ -1,0 +1,148 @@
+"""Training configuration: TOML files holding every hyper-parameter, validated into dataclasses.
+
+`load_config("tiny")` reads the packaged `train/configs/tiny.toml`; any other value is a path. Unknown
+sections or keys are errors naming the file, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eopose.model.losses import GeneratorLossWeights, WarpLossWeights
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+STAGE_ORDER = ("warp", "gen", "e2e")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message is one line naming the file."""
+
+
+@dataclass
+class DataConfig:
+    resolution: int = 256
+    keypoint_method: str = "nocs"
+    background: tuple = (1.0, 1.0, 1.0)
+    num_workers: int = 2
+    with_flow: bool = True  # the ground-truth flow loss needs it (beyond the paper)
+    split_fractions: tuple = (0.8, 0.1, 0.1)
+
+
+@dataclass
+class ModelConfig:
+    num_points: int = 35  # k = 35 (paper, 3.1)
+    warp_channels: int = 64
+    warp_depth: int = 6  # 6 down + 6 up = the paper's 12-layer Skip-UNet (3.2)
+    num_flows: int = 4
+    gen_channels: int = 64
+    gen_scales: int = 4
+
+
+@dataclass
+class DiscriminatorConfig:
+    base_channels: int = 64
+    n_layers: int = 3  # pix2pix 70x70 PatchGAN
+
+
+@dataclass
+class WarpLossConfig(WarpLossWeights):
+    tps_warmup_steps: int = 2000  # "initial" TPS loss (paper 3.2): switched off after this many warp steps; ours
+
+
+@dataclass
+class GenLossConfig(GeneratorLossWeights):
+    pass
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4  # paper, section 4 (Adam, 1e-4 for both modules)
+    betas: tuple = (0.9, 0.999)  # Adam defaults; the paper does not say
+    batch_size_warp: int = 32  # paper, section 4
+    batch_size_gen: int = 8  # paper, section 4
+    warp_steps: int = 20000
+    gen_steps: int = 20000
+    e2e_steps: int = 10000
+    e2e_alpha_warp: float = 1.0  # alpha1 of eq. 7; no published value
+    e2e_alpha_gen: float = 1.0  # alpha2 of eq. 7; no published value
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    image_every: int = 500
+    compile: bool = False
+
+
+@dataclass
+class TrainConfig:
+    name: str = "custom"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    warp_loss: WarpLossConfig = field(default_factory=WarpLossConfig)
+    gen_loss: GenLossConfig = field(default_factory=GenLossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def uses_vgg(self) -> bool:
+        return any((self.warp_loss.perceptual, self.warp_loss.style, self.gen_loss.perceptual, self.gen_loss.style))
+
+    def steps(self, stage: str) -> int:
+        return getattr(self.optim, f"{stage}_steps")
+
+    def batch_size(self, stage: str) -> int:
+        return self.optim.batch_size_warp if stage == "warp" else self.optim.batch_size_gen
+
+
+def _build(cls, values: dict, where: str, source: Path):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown} in [{where}]; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = known[name].default if known[name].default is not dataclasses.MISSING \
+            else known[name].default_factory()
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table")
+            kwargs[name] = _build(type(default), value, name, source)
+        elif isinstance(default, tuple):
+            kwargs[name] = tuple(value)
+        elif isinstance(default, bool) or not isinstance(default, (int, float)) or isinstance(value, bool):
+            if type(value) is not type(default):
+                raise ConfigError(f"{source}: {where}.{name} must be {type(default).__name__}, got {value!r}")
+            kwargs[name] = value
+        else:
+            if not isinstance(value, (int, float)) or (isinstance(default, int) and not isinstance(value, int)):
+                raise ConfigError(f"{source}: {where}.{name} must be {type(default).__name__}, got {value!r}")
+            kwargs[name] = type(default)(value)
+    return cls(**kwargs)
+
+
+def load_config(name_or_path: str) -> TrainConfig:
+    """A packaged config by name (`paper`, `tiny`, `demo`) or a TOML file path."""
+    path = CONFIG_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        path = Path(name_or_path)
+    if not path.is_file():
+        packaged = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+        raise ConfigError(f"{name_or_path}: no such config file; use one of {packaged} or a path to a TOML file")
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    config = _build(TrainConfig, values, "top level", path)
+    if config.data.resolution % (2 ** max(config.model.warp_depth, config.model.gen_scales)):
+        raise ConfigError(f"{path}: data.resolution {config.data.resolution} must be a multiple of "
+                          f"2**max(model.warp_depth, model.gen_scales)")
+    return config

@@ -1,0 +1,55 @@
+"""One training step's losses for each stage (paper, 3.4.2), shared by the trainer and the DDP tests.
+
+- warp: L_wrp of the warping module alone (eqs. 2-3; plus the ground-truth flow term when enabled);
+- gen: L_gen of the generator with the warp module frozen (eq. 6), LSGAN discriminator conditioned on Pp;
+- e2e: L = alpha1 L_wrp + alpha2 L_gen (eq. 7), everything trainable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from eopose.model.losses import lsgan_d_loss
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+@dataclass
+class StepResult:
+    loss: torch.Tensor  # what the model's optimiser minimises
+    terms: dict  # name -> detached value, for logging
+    outputs: dict  # the model's forward outputs
+
+
+def model_losses(stage: str, model, discriminator, warp_loss, gen_loss, batch: dict, alphas=(1.0, 1.0)) -> StepResult:
+    """Forward pass and losses of one stage on one batch (no backward, no optimiser step)."""
+    with_generator = stage != "warp"
+    out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"], batch["valid"],
+                with_generator=with_generator)
+    terms = {}
+    loss = 0.0
+    if stage in ("warp", "e2e"):
+        warp_total, warp_terms = warp_loss(out["warp_output"], batch["target"], batch["points_a"], batch["points_p"],
+                                           batch["valid"], batch.get("flow_gt"), batch.get("flow_valid"))
+        terms.update({f"warp/{k}": v for k, v in warp_terms.items()})
+        terms["warp/total"] = warp_total.detach()
+        loss = loss + (alphas[0] if stage == "e2e" else 1.0) * warp_total
+    if with_generator:
+        fake_scores = discriminator(out["output"], out["heatmaps_p"])
+        gen_total, gen_terms = gen_loss(out["output"], batch["target"], fake_scores)
+        terms.update({f"gen/{k}": v for k, v in gen_terms.items()})
+        terms["gen/total"] = gen_total.detach()
+        loss = loss + (alphas[1] if stage == "e2e" else 1.0) * gen_total
+    terms["total"] = loss.detach()
+    return StepResult(loss=loss, terms=terms, outputs=out)
+
+
+def discriminator_loss(discriminator, outputs: dict, batch: dict) -> torch.Tensor:
+    """LSGAN loss of the discriminator on real targets vs the (detached) generated images, both given Pp."""
+    heatmaps_p = outputs["heatmaps_p"].detach()
+    # one forward over [real; fake] (InstanceNorm is per sample), so DDP sees one forward per backward
+    scores = discriminator(torch.cat([batch["target"], outputs["output"].detach()]), torch.cat([heatmaps_p] * 2))
+    real, fake = scores.chunk(2)
+    return lsgan_d_loss(real, fake)

@@ -1,0 +1,239 @@
+"""The staged EOPose training loop (paper, 3.4.2): warp, then generator with the warp frozen, then end-to-end.
+
+Runs as one process or under torchrun (DDP: DistributedSampler with set_epoch, rank-0 logging and
+checkpoints, gloo on CPU / nccl on GPU, bf16 autocast and channels_last on GPU). Progress is counted
+in steps per stage; the data order of a step is a pure function of (seed, stage, step), and checkpoints
+carry every RNG state, so `--resume` after a kill continues to the same losses as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from eopose.dataset.pairs import PairSampleDataset
+from eopose.dataset.splits import SPLITS, split_of_model
+from eopose.model.discriminator import PatchDiscriminator
+from eopose.model.eopose import EOPose
+from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import STAGE_ORDER, TrainConfig
+from .distributed import World, all_reduce_mean
+from .run_log import RunLog
+from .steps import discriminator_loss, model_losses, to_device
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or go on; the message is one line saying why and what to do."""
+
+
+class NonFiniteLoss(TrainingError):
+    """A NaN/inf loss stopped the run; the last good checkpoint is kept."""
+
+
+def build_model(config: TrainConfig) -> EOPose:
+    return EOPose(**vars(config.model), background=float(sum(config.data.background) / 3))
+
+
+def build_discriminator(config: TrainConfig) -> PatchDiscriminator:
+    return PatchDiscriminator(config.model.num_points, **vars(config.discriminator))
+
+
+def stages_for(stage: str) -> tuple:
+    return STAGE_ORDER if stage == "all" else (stage,)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, data_dirs, run_dir, world: World, stage: str = "all",
+                 resume: bool = False, vgg_weights=None):
+        self.config, self.world = config, world
+        self.run_dir = Path(run_dir)
+        self.stages = stages_for(stage)
+        self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
+        if self.checkpoint_path.exists() and not resume:
+            raise TrainingError(f"{self.run_dir}: already holds a run; pass --resume to continue it or choose a new "
+                                f"--out")
+        if resume and not self.checkpoint_path.exists():
+            raise TrainingError(f"{self.checkpoint_path}: nothing to resume; start without --resume")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(self.run_dir, enabled=world.is_main)
+        wants_flow = config.data.with_flow and config.warp_loss.flow_gt > 0
+        self.dataset = PairSampleDataset(data_dirs, split="train", resolution=config.data.resolution,
+                                         background=config.data.background,
+                                         keypoint_method=config.data.keypoint_method, with_flow=wants_flow,
+                                         split_fractions=config.data.split_fractions)
+        torch.manual_seed(config.run.seed)  # identical initial weights on every rank
+        self.model = build_model(config).to(world.device)
+        self.discriminator = build_discriminator(config).to(world.device)
+        if world.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+        vgg = None
+        if config.uses_vgg:
+            vgg = VGGLoss(weights_path=vgg_weights).to(world.device)  # raises one line naming --vgg-weights
+        else:
+            self.log.note("perceptual and style terms are off in this config (no VGG19 needed)")
+        self.warp_loss = WarpLoss(vgg, config.warp_loss)
+        self.gen_loss = GeneratorLoss(vgg, config.gen_loss)
+        self.progress = {"stage_index": 0, "step": 0, "global_step": 0}
+        self.resume_state = load_checkpoint(self.checkpoint_path) if resume else None
+        if self.resume_state is not None:
+            self.model.load_state_dict(self.resume_state["model"])
+            self.discriminator.load_state_dict(self.resume_state["discriminator"])
+            self.progress = dict(self.resume_state["progress"])
+            self.log.truncate_after(self.progress["global_step"])
+        if world.is_main:
+            self._write_run_files(data_dirs)
+
+    def _write_run_files(self, data_dirs) -> None:
+        (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1) + "\n")
+        models = {split: set() for split in SPLITS}
+        for data in self.dataset.datasets:
+            for pair in data.column("model_id"):
+                for model_id in pair:
+                    models[split_of_model(str(model_id), self.config.data.split_fractions)].add(str(model_id))
+        split = {"data": [str(d) for d in ([data_dirs] if isinstance(data_dirs, (str, Path)) else data_dirs)],
+                 "fractions": list(self.config.data.split_fractions),
+                 "train_samples": len(self.dataset),
+                 "models": {name: sorted(ids) for name, ids in models.items()}}
+        (self.run_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _save(self, optimisers: dict, name: str = "last.pt") -> None:
+        if not self.world.is_main:
+            return
+        save_checkpoint(self.run_dir / "checkpoints" / name, {
+            "model": self.model.state_dict(), "discriminator": self.discriminator.state_dict(),
+            "optimisers": {key: opt.state_dict() for key, opt in optimisers.items()},
+            "progress": dict(self.progress), "rng": rng_state(), "config": self.config.to_dict(),
+            "stages": list(self.stages)})
+
+    # ---- data ----------------------------------------------------------------------------------
+    def _per_rank_batch(self, stage: str) -> int:
+        batch = self.config.batch_size(stage)
+        if batch % self.world.size:
+            raise TrainingError(f"batch size {batch} of stage {stage} is not divisible by {self.world.size} "
+                                f"processes; change optim.batch_size_* in the config")
+        return batch // self.world.size
+
+    def _loader(self, stage_index: int, step: int, per_rank: int):
+        """Batches of one epoch from `step` on; the order depends only on (seed, stage, epoch)."""
+        global_batch = per_rank * self.world.size
+        per_epoch = len(self.dataset) // global_batch
+        if per_epoch == 0:
+            raise TrainingError(f"only {len(self.dataset)} training samples, fewer than the batch size "
+                                f"{global_batch}; render more quadruplets or lower the batch size")
+        epoch, position = divmod(step, per_epoch)
+        sampler = DistributedSampler(self.dataset, num_replicas=self.world.size, rank=self.world.rank,
+                                     shuffle=True, seed=self.config.run.seed + stage_index, drop_last=True)
+        sampler.set_epoch(epoch)
+        indices = list(sampler)[position * per_rank:per_epoch * per_rank]
+        workers = self.config.data.num_workers
+        return DataLoader(self.dataset, batch_size=per_rank, sampler=indices, num_workers=workers,
+                          drop_last=True, pin_memory=self.world.device.type == "cuda",
+                          generator=torch.Generator().manual_seed(self.config.run.seed),  # keeps the global RNG
+                          persistent_workers=False)
+
+    # ---- training --------------------------------------------------------------------------------
+    def _wrap(self, module):
+        if not self.world.distributed:
+            return module
+        device_ids = [self.world.device.index] if self.world.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+    def _autocast(self):
+        if self.world.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def run(self) -> Path:
+        """Train the remaining stages; returns the final checkpoint path."""
+        if self.resume_state is not None:
+            self.log.note(f"resuming at stage {self.stages[min(self.progress['stage_index'], len(self.stages) - 1)]}"
+                          f" step {self.progress['step']} (global step {self.progress['global_step']})")
+        while self.progress["stage_index"] < len(self.stages):
+            self._run_stage(self.stages[self.progress["stage_index"]])
+        final = self.run_dir / "checkpoints" / "final.pt"
+        if self.world.is_main:
+            save_checkpoint(final, {"model": self.model.state_dict(), "config": self.config.to_dict(),
+                                    "stages": list(self.stages), "progress": dict(self.progress)})
+            self.log.note(f"done: {final}")
+        self.log.close()
+        return final
+
+    def _run_stage(self, stage: str) -> None:
+        config, world = self.config, self.world
+        stage_index = self.progress["stage_index"]
+        params = self.model.set_stage(stage)
+        optimisers = {"model": torch.optim.Adam(params, lr=config.optim.lr, betas=config.optim.betas)}
+        if stage != "warp":
+            optimisers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.optim.lr,
+                                                           betas=config.optim.betas)
+        if self.resume_state is not None:
+            if self.progress["step"] > 0:
+                for key, opt in optimisers.items():
+                    opt.load_state_dict(self.resume_state["optimisers"][key])
+            set_rng_state(self.resume_state["rng"])
+            self.resume_state = None
+        model = self._wrap(self.model)
+        discriminator = self._wrap(self.discriminator) if stage != "warp" else None
+        alphas = (config.optim.e2e_alpha_warp, config.optim.e2e_alpha_gen)
+        total = config.steps(stage)
+        per_rank = self._per_rank_batch(stage)
+        self.log.note(f"stage {stage}: {total} steps, batch {per_rank * world.size} "
+                      f"({world.size} process{'es' if world.size > 1 else ''}), {len(self.dataset)} training samples")
+        bar = tqdm(total=total, initial=self.progress["step"], desc=f"train {stage}", unit="step",
+                   disable=not world.is_main, dynamic_ncols=True)
+        while self.progress["step"] < total:
+            for batch in self._loader(stage_index, self.progress["step"], per_rank):
+                step = self.progress["step"]
+                # the TPS loss is "initial" (paper 3.2): it guides the warp stage's first steps only
+                self.warp_loss.weights.tps = config.warp_loss.tps if (
+                    stage == "warp" and step < config.warp_loss.tps_warmup_steps) else 0.0
+                batch = to_device(batch, world.device)
+                with self._autocast():
+                    result = model_losses(stage, model, discriminator, self.warp_loss, self.gen_loss, batch, alphas)
+                if not torch.isfinite(result.loss):
+                    bar.close()
+                    kept = (f"the last good checkpoint is kept at {self.checkpoint_path}"
+                            if self.checkpoint_path.exists() else "no checkpoint had been written yet")
+                    raise NonFiniteLoss(f"non-finite loss at stage {stage} step {step} "
+                                        f"({ {k: float(v) for k, v in result.terms.items()} }); {kept}")
+                optimisers["model"].zero_grad(set_to_none=True)
+                result.loss.backward()
+                optimisers["model"].step()
+                if discriminator is not None:
+                    with self._autocast():
+                        d_loss = discriminator_loss(discriminator, result.outputs, batch)
+                    optimisers["discriminator"].zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    optimisers["discriminator"].step()
+                    result.terms["disc/lsgan"] = d_loss.detach()
+                self.progress["step"] += 1
+                self.progress["global_step"] += 1
+                self._after_step(stage, result, batch, optimisers, bar, total)
+                if self.progress["step"] >= total:
+                    break
+        bar.close()
+        self.progress.update(stage_index=stage_index + 1, step=0)
+        self._save(optimisers)
+        self._save(optimisers, f"{stage}.pt")
+
+    def _after_step(self, stage, result, batch, optimisers, bar, total) -> None:
+        run, step, global_step = self.config.run, self.progress["step"], self.progress["global_step"]
+        if step % run.log_every == 0 or step == total:
+            terms = {k: all_reduce_mean(v.float(), self.world) for k, v in result.terms.items()}
+            self.log.scalars(stage, step, global_step, terms)
+            bar.set_postfix(loss=f"{float(terms['total']):.4f}")
+        if step % run.image_every == 0 or step == total:
+            self.log.images(stage, step, global_step, batch, result.outputs)
+        if step % run.checkpoint_every == 0 and step < total:
+            self._save(optimisers)
+        bar.update(1)
+
