@@ -111,6 +111,7 @@ def render(opts) -> dict:
         "wall_s": wall, "render_s": renderer.render_seconds,
         "quads_per_min": renderer.rendered / wall * 60 if wall else 0.0,
         "overhead_ratio": wall / renderer.render_seconds if renderer.render_seconds else float("nan"),
+        "worker_rss_mb": renderer.rss_mb,
     }
     if not opts.quiet:
         print(f"render-pairs: {summary['rendered_quads']} quads in {summary['shards_written']} new shards "

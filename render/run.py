@@ -120,6 +120,7 @@ class Renderer:
         self.render_seconds = 0.0
         self.rendered = 0
         self.shards_written = []
+        self.rss_mb = []  # worker RSS after each quad, in completion order
         self.worker_info = {}  # Blender version, device, pid of the last worker that came up
 
     def _fail(self, index: int, reason: str, detail: str = "") -> None:
@@ -193,6 +194,7 @@ class Renderer:
                         if done is not None:
                             job, result = done
                             self.render_seconds += result["render_seconds"]
+                            self.rss_mb.append(result["rss_mb"])
                             j = shard_of[job["quad"]]
                             buffers[j][job["quad"]] = self.row(job, result)
                             if len(buffers[j]) == len(todo[j]):

@@ -84,7 +84,16 @@ def worker_main(conn, config: dict) -> None:
                 "rgba": np.stack([v[0] for v in views]), "mask": np.stack([v[1] for v in views]),
                 "depth": np.stack([v[2] for v in views]).astype(np.float16),
                 "nocs": np.stack([v[3] for v in views]).astype(np.float16),
-                "render_seconds": render_seconds}))
+                "render_seconds": render_seconds, "rss_mb": _rss_mb()}))
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process (Linux /proc; 0 elsewhere), to watch it stay flat."""
+    try:
+        with open("/proc/self/status") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
 
 
 class WorkerHandle:
