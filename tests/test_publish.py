@@ -99,6 +99,7 @@ def test_refused_objects_listed_and_printed(source, release, tmp_path, capsys):
 def test_policy_all_keeps_everything_but_cannot_be_pushed(source, tmp_path):
     summary = build_release([source], tmp_path / "internal", policy="all")
     assert summary["refused_models"] == 0 and "quadruplets with a refused licence" not in summary["excluded"]
+    assert "internal use only" in (tmp_path / "internal" / "README.md").read_text()
     with pytest.raises(HubError, match="license-policy all"):
         push_to_hub(tmp_path / "internal", "someone/eopose")
 
@@ -134,7 +135,8 @@ def test_croissant_validates_and_describes_files(release, tmp_path):
 
 
 def test_hf_datasets_hdf5_builder_loads_published_shards(release, tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     datasets.disable_progress_bars()
     train = open_dataset(release / "data" / "train")
     from_card = datasets.load_dataset(str(release), split="train", cache_dir=str(tmp_path / "a"))

@@ -49,8 +49,9 @@ def write_attribution(release_dir: Path, credits: list[ModelCredit]) -> None:
 
 def write_refused(release_dir: Path, refused: dict[ModelCredit, str], policy: str) -> list[str]:
     """REFUSED.md: objects whose licence forbids redistribution under `policy`; returns its lines."""
+    ordered = sorted(refused.items(), key=lambda item: item[0].model_id)
     lines = [f"- `{credit.model_id}` ({credit.name or 'unnamed'}, {credit.author or 'unknown'}): licence "
-             f"`{credit.license}`: {reason}" for credit, reason in sorted(refused.items(), key=lambda kv: kv[0].model_id)]
+             f"`{credit.license}`: {reason}" for credit, reason in ordered]
     header = ["# Refused objects", "", f"Licence policy `{policy}` (docs/publishing.md). The quadruplets that use "
               f"these objects are not in the release.", ""]
     (release_dir / "REFUSED.md").write_text("\n".join(header + (lines or ["None."])) + "\n")

@@ -59,8 +59,8 @@ def card_metadata(info: ReleaseInfo) -> dict:
         "pretty_name": info.name,
         "task_categories": ["image-to-image"],
         "size_categories": [_size_category(sum(info.rows.values()))],
-        "tags": ["object-reposing", "novel-view-synthesis", "synthetic", "3d", "objaverse", "correspondence",
-                 "eopose"],
+        "tags": ["object-reposing", "novel-view-synthesis", "synthetic", "3d", "correspondence", "eopose"]
+        + (["objaverse"] if "objaverse" in info.model_sources else []),
         "configs": [{"config_name": "default", "data_files": [
             {"split": split, "path": f"data/{split}/shard-*.h5"} for split in info.splits]}],
         "dataset_info": {"features": hf_features(info),
@@ -92,6 +92,16 @@ def _fields_table(info: ReleaseInfo) -> list[str]:
             lines.append(f"| `keypoints/{method}/{name}` | {dtype_name(name, keypoint=True)} | "
                          f"`{list(info.row_shape(name, method))}` | {FIELD_DESCRIPTIONS[name]} |")
     return lines
+
+
+def _policy_statement(policy: str) -> str:
+    if policy == "redistributable":
+        return ("Built under the licence policy `redistributable`: models whose licence does not allow sharing "
+                "adaptations (ND), or only non-commercially (NC), or under a store licence, are refused and listed "
+                "in [REFUSED.md](REFUSED.md) (see eopose docs/publishing.md).")
+    return (f"**Built under the licence policy `{policy}`: it may contain models whose licence forbids "
+            "redistributing renders (ND, store licences) or restricts them to non-commercial use (NC). For "
+            "internal use only; do not redistribute.**")
 
 
 def card_body(info: ReleaseInfo) -> str:
@@ -131,16 +141,14 @@ def card_body(info: ReleaseInfo) -> str:
         "(the eopose shard format, version 1).", "",
         "## Provenance", "",
         "Rendered with eopose (`render-pairs`: Blender Cycles, or analytic test scenes) from 3D models; the "
-        "`source`, `uri`, `author` and `name` fields of every row say where each model came from. "
-        "Objaverse models come from Sketchfab via Objaverse 1.0 (Deitke et al., 2023). `release.json` records "
-        "the build (sources, licence policy, counts).", "",
+        f"`source`, `uri`, `author` and `name` fields of every row say where each model came from (sources: "
+        f"{', '.join(info.model_sources)}; Objaverse models come from Sketchfab via Objaverse 1.0, Deitke et al. "
+        "2023). `release.json` records the build (sources, licence policy, counts).", "",
         "## Licences", "",
         "Each model keeps its creator's licence; the renders of a model are adaptations of it and are shared "
         "under that licence (renders of CC BY-SA models under CC BY-SA 4.0). Licences present:", "",
         "| licence | text |", "|---|---|", *licence_rows, "",
-        f"Built under the licence policy `{info.policy}`: models whose licence does not allow sharing "
-        "adaptations (ND), or only non-commercially (NC), or under a store licence, are refused and listed in "
-        "[REFUSED.md](REFUSED.md) (see eopose docs/publishing.md). Credit for every object (creator, source, "
+        _policy_statement(info.policy) + " Credit for every object (creator, source, "
         "licence, modification) is in [ATTRIBUTION.md](ATTRIBUTION.md) and `attribution.csv`; keep it with any "
         "redistribution.", "",
         "## Integrity and metadata", "",

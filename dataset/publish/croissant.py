@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import warnings
 from pathlib import Path
 
 from ..shard_format import FIELDS, KEYPOINT_FIELDS, SAMPLE_VIEWS, VIEW_NAMES, sha256_of
@@ -97,7 +98,8 @@ def build_croissant(release_dir: Path, info: ReleaseInfo, url: str) -> dict:
                     "cameras and keypoints in HDF5 shards; see README.md and FORMAT.md.",
         license=sorted({rule(slug).url for slug in info.licences if rule(slug).url}),
         cite_as="EOPose: exemplar-based object reposing; Deitke et al., Objaverse, CVPR 2023",
-        date_published=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0), distribution=distribution, record_sets=record_sets)
+        date_published=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+        distribution=distribution, record_sets=record_sets)
     return metadata.to_json()
 
 
@@ -115,7 +117,9 @@ def validate_croissant(path: Path) -> None:
         raise CroissantError(f"{path}: missing; rebuild the release with publish-dataset")
     logging.getLogger("absl").setLevel(logging.ERROR)  # warnings (recommended properties) are not failures
     try:
-        dataset = mlc.Dataset(jsonld=str(path))
+        with warnings.catch_warnings():  # rdflib's own DeprecationWarnings while parsing JSON-LD
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dataset = mlc.Dataset(jsonld=str(path))
     except (mlc.ValidationError, ValueError, OSError) as error:
         first = str(error).strip().splitlines()
         raise CroissantError(f"{path}: Croissant validation failed: {' | '.join(first[:3])}") from None

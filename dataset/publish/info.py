@@ -48,6 +48,7 @@ class ReleaseInfo:
     licences: list  # licence slugs of the included models
     models: int  # distinct included models
     categories: list
+    model_sources: list  # `source` values of the included models (objaverse, dir, procedural, ...)
     excluded: dict = field(default_factory=dict)  # reason -> quadruplets left out
 
     @property

@@ -92,8 +92,8 @@ def _image_size(sources: list) -> tuple[int, int]:
             rgba = data.read(0, ["rgba"])["rgba"]
             sizes.setdefault(rgba.shape[1:3], data.path)
     if len(sizes) > 1:
-        raise ReleaseError(f"sources have different image sizes ({', '.join(f'{p}: {s[1]}x{s[0]}' for s, p in sizes.items())}); "
-                           f"publish them as separate releases")
+        listed = ", ".join(f"{path}: {size[1]}x{size[0]}" for size, path in sizes.items())
+        raise ReleaseError(f"sources have different image sizes ({listed}); publish them as separate releases")
     if not sizes:
         raise ReleaseError(f"no quadruplets in {', '.join(str(d.path) for d in sources)}; render some first")
     return next(iter(sizes))
@@ -122,10 +122,9 @@ def _temp_dir(out: Path) -> Path:
     return out.with_name(f".{out.name}.tmp-{os.getpid()}")
 
 
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished release to `out`; an existing one (--overwrite) is moved aside first, then deleted."""
     if out.exists():
-        if not overwrite:
-            raise ReleaseError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
         os.replace(tmp, out)
@@ -156,6 +155,7 @@ def build_release(source_dirs, out, name: str | None = None, policy: str = "redi
                    for m in methods},
         licences=sorted({normalise(c.license) for c in plan.credits.values()}), models=len(plan.credits),
         categories=sorted({str(c) for data in sources for c in data.column("category")}),
+        model_sources=sorted({c.source for c in plan.credits.values()}),
         excluded=dict(plan.excluded))
     tmp = _temp_dir(out)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -179,7 +179,7 @@ def build_release(source_dirs, out, name: str | None = None, policy: str = "redi
         problems = verify_release(tmp)
         if problems:
             raise ReleaseError(f"the built release does not verify: {problems[0]}")
-        _move_into_place(tmp, out, overwrite)
+        _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     summary["refused"] = refused_lines
