@@ -192,30 +192,33 @@ class Renderer:
                             continue
                         done = self._handle(w, message, queue)
                         if done is not None:
-                            job, result = done
-                            self.render_seconds += result["render_seconds"]
-                            self.rss_mb.append(result["rss_mb"])
-                            j = shard_of[job["quad"]]
-                            buffers[j][job["quad"]] = self.row(job, result)
-                            if len(buffers[j]) == len(todo[j]):
-                                self.write(j, buffers.pop(j))
-                            self.rendered += 1
+                            self._collect(*done, shard_of, todo, buffers)
                             bar.update(1)
-                            minutes = (time.monotonic() - start) / 60
-                            bar.set_postfix(q_per_min=f"{self.rendered / minutes:.1f}",
+                            bar.set_postfix(q_per_min=f"{self.rendered * 60 / (time.monotonic() - start):.1f}",
                                             failed=sum(self.failed_now.values()))
-                            if w.models_loaded >= opts.recycle_after:
-                                w.restart()
+                            if w.models_loaded >= opts.recycle_after:  # keep memory flat
+                                w.stop()
+                                w.start()
                     elif w.deadline and time.monotonic() > w.deadline:
                         reason = "timeout" if w.stage is None or w.stage[1] == "loading" else "render_timeout"
                         startup_failures += self._lost(w, queue, reason, "worker killed after the stage's timeout")
-                if startup_failures > 3:
+                if startup_failures >= 3:
                     raise RunError("the Blender worker died 3 times before rendering anything; "
                                    "check that `python -c 'import bpy'` works")
         finally:
             bar.close()
             for w in workers:
                 w.stop()
+
+    def _collect(self, job, result, shard_of, todo, buffers) -> None:
+        """Store a finished quad; write its shard once all of the shard's quads are in."""
+        self.render_seconds += result["render_seconds"]
+        self.rss_mb.append(result["rss_mb"])
+        j = shard_of[job["quad"]]
+        buffers[j][job["quad"]] = self.row(job, result)
+        if len(buffers[j]) == len(todo[j]):
+            self.write(j, buffers.pop(j))
+        self.rendered += 1
 
     def _handle(self, w: WorkerHandle, message, queue):
         kind = message[0]
