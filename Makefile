@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e ".[render,test]"
+	$(BIN)/pip install --quiet -e ".[render,publish,test]"
 	touch $(STAMP)
 
 test: $(STAMP)
