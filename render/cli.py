@@ -32,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--category", required=True, help="vases, briefcases, file_cabinets, shoes, ...")
     p.add_argument("--source", choices=("objaverse", "procedural", "dir"),
-                   help="default: objaverse with --manifest, else procedural")
+                   help="default: the manifest's source, objaverse with a manifest, else procedural")
     p.add_argument("--mesh-dir", help="folder of meshes (glb, gltf, obj, ply, stl) for --source dir")
     p.add_argument("--manifest", help="JSON selecting models and their canonical rotations (see render/sources.py)")
     p.add_argument("--objaverse-dir", help="objaverse BASE_PATH (default ~/.objaverse)")
@@ -58,8 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preview", action="store_true", help="write preview.png (contact sheet of the first quads)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     opts = p.parse_args(argv)
-    if opts.source is None:
-        opts.source = "objaverse" if opts.manifest else "procedural"
+    opts.manifest_data = read_manifest(opts.manifest) if opts.manifest else None
+    if opts.source is None:  # the manifest's own source, else objaverse with a manifest, else procedural
+        opts.source = (opts.manifest_data or {}).get("source") or ("objaverse" if opts.manifest else "procedural")
     opts.threads = opts.threads or max(1, cpu_count() // opts.workers)
     if opts.num_quads < 1 or opts.quads_per_shard < 1 or opts.workers < 1:
         p.error("--num-quads, --quads-per-shard and --workers must be positive")
@@ -71,7 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_models(opts):
-    manifest = read_manifest(opts.manifest) if opts.manifest else None
+    manifest = opts.manifest_data if opts.manifest_data and opts.manifest_data["models"] else None
+    if manifest and manifest["category"] not in (None, opts.category):
+        raise SourceError(f"{opts.manifest} lists {manifest['category']}, not --category {opts.category}")
     if opts.source == "dir":
         return dir_models(opts.category, opts.mesh_dir, manifest)
     if opts.source == "procedural":
@@ -122,9 +125,8 @@ def render(opts) -> dict:
 
 
 def main(argv=None) -> int:
-    opts = parse_args(argv)
     try:
-        render(opts)
+        render(parse_args(argv))
     except (SourceError, RunError) as error:
         print(f"render-pairs: error: {error}", file=sys.stderr)
         return 2

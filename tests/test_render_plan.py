@@ -89,3 +89,18 @@ def test_rasteriser_matches_ray_casting():
             point = rot.T @ np.linalg.solve(E[:3, :3], np.linalg.solve(K, [j + .5, i + .5, 1]) * hit[0] - E[:3, 3])
             np.testing.assert_allclose(nocs[i, j], passes.object_to_nocs(point), atol=1e-5)
     assert mask.sum() > size * size / 10 and (nocs[mask == 0] == 0).all() and (depth[mask == 0] == 0).all()
+
+
+def test_manifest_selects_and_orients_dir_models(tmp_path):
+    from eopose.render.sources import dir_models, read_manifest
+
+    for name in ("a.glb", "b.obj", "c.ply", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "m.json").write_text('{"category": "vases", "source": "dir", "models": '
+                                     '[{"model_id": "a", "canonical_euler_deg": [90, 0, 0]}, "c"]}')
+    manifest = read_manifest(tmp_path / "m.json")
+    assert manifest["source"] == "dir" and manifest["category"] == "vases"
+    assert [m.model_id for m in dir_models("vases", tmp_path)] == ["a", "b", "c"]
+    records = dir_models("vases", tmp_path, manifest)
+    assert [(m.model_id, m.canonical_euler_deg) for m in records] == [("a", (90.0, 0.0, 0.0)), ("c", (0.0, 0.0, 0.0))]
+    assert records[0].uri.startswith("file://") and records[0].source == "dir"
