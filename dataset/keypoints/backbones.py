@@ -101,8 +101,12 @@ def load_vit(model_name: str, weights=None, pretrained: bool = True) -> nn.Modul
         weights = Path(weights)
         if not weights.is_file():
             raise MissingWeightsError(f"--weights {weights}: no such file")
-        model = timm.create_model(model_name, pretrained=True, num_classes=0,
-                                  pretrained_cfg_overlay={"file": str(weights)})
+        try:
+            model = timm.create_model(model_name, pretrained=True, num_classes=0,
+                                      pretrained_cfg_overlay={"file": str(weights)})
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise MissingWeightsError(f"--weights {weights}: cannot be loaded into {model_name} "
+                                      f"({str(error).splitlines()[0]}); check --preset") from None
     else:
         model = timm.create_model(model_name, pretrained=False, num_classes=0)
     return model.eval()

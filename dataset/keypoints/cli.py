@@ -66,6 +66,8 @@ def build_method(args):
         preset = replace(preset, load_size=args.load_size)
     weights = args.weights or cached_weights(preset.model)
     model = load_vit(preset.model, weights=weights)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device here; use --device auto or cpu")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     return VitCorrespondences(preset, model, k=args.k, seed=args.seed, device=device, batch_size=args.batch_size,
                               weights_sha256=sha256_file(Path(weights)))
