@@ -146,3 +146,8 @@ def load_config(name_or_path: str) -> TrainConfig:
         raise ConfigError(f"{path}: data.resolution {config.data.resolution} must be a multiple of "
                           f"2**max(model.warp_depth, model.gen_scales)")
     return config
+
+
+def config_from_dict(values: dict, source) -> TrainConfig:
+    """The TrainConfig of a `TrainConfig.to_dict()` (a checkpoint's "config"); errors name `source`."""
+    return _build(TrainConfig, dict(values), "top level", Path(source))

@@ -1,0 +1,65 @@
+"""`eval-eopose`: score a trained checkpoint and its baselines (TPS, warp only, identity) on a test split.
+
+    eval-eopose --checkpoint runs/demo/checkpoints/final.pt --data out/demo/vases --out reports/demo
+    eval-eopose ... --lpips-weights alexnet-owt-7be5be79.pth --fid-weights weights-inception-2015-12-05-6726825d.pth
+
+Writes report.md, metrics.csv, metrics.json, report.html and examples.png into --out (see train/report.py).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from eopose.dataset.shard_format import DatasetFormatError
+
+from .config import ConfigError
+from .evaluate import EvalSettings, EvaluationError, evaluate
+from .report import write_report
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="eval-eopose", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="train-eopose checkpoint (run/checkpoints/"
+                                                                       "final.pt)")
+    parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--out", type=Path, required=True, help="report folder")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-samples", type=int, help="evaluate N samples evenly spaced over the split")
+    parser.add_argument("--examples", type=int, default=8, help="rows of the example grid (default: %(default)s)")
+    parser.add_argument("--lpips-weights", type=Path, help="torchvision AlexNet state dict (alexnet-owt-7be5be79.pth)"
+                                                           "; default: torch.hub cache, else download")
+    parser.add_argument("--fid-weights", type=Path, help="torch-fidelity Inception-v3 weights (weights-inception-"
+                                                         "2015-12-05-6726825d.pth); default: torch.hub cache, else "
+                                                         "download")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generator's noise injection")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    settings = EvalSettings(checkpoint=args.checkpoint, data_dirs=args.data, split=args.split,
+                            batch_size=args.batch_size, max_samples=args.max_samples,
+                            lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, device=device,
+                            examples=args.examples, seed=args.seed)
+    try:
+        result = evaluate(settings)
+    except (EvaluationError, DatasetFormatError, ConfigError, FileNotFoundError, ValueError) as error:
+        print(f"eval-eopose: error: {error}", file=sys.stderr)
+        return 2
+    paths = write_report(result, args.out)
+    for name, status in result.statuses.items():
+        if status != "ok":
+            print(f"eval-eopose: {name} {status}", file=sys.stderr)
+    print(f"eval-eopose: {result.info['samples']} samples; report {paths['html']} (also {paths['markdown'].name}, "
+          f"{paths['csv'].name}, {paths['json'].name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
