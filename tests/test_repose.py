@@ -1,0 +1,107 @@
+"""repose: non-square RGB without alpha (border-estimated foreground), alpha images, the CSV/folder batch
+forms, keypoints from a randomly initialised ViT-S/8 given as a local weights file, and the offline error."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from eopose.dataset import open_dataset
+from eopose.dataset.keypoints import backbones, cli as keypoint_cli
+from eopose.dataset.keypoints.backbones import PRESETS, load_vit
+from eopose.dataset.synthetic import write_synthetic_dataset
+from eopose.train.checkpoint import save_checkpoint
+from eopose.train.config import load_config
+from eopose.train.repose import estimate_foreground, load_rgba
+from eopose.train.repose_cli import main as repose_main
+from eopose.train.trainer import build_model
+
+GREY = (90, 110, 130)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A tiny checkpoint in train-eopose's format (repose needs its format, not its quality: test_eval trains
+    one), a randomly initialised ViT-S/8 saved as a local weights file, and images from analytic renders."""
+    root = tmp_path_factory.mktemp("repose")
+    config = load_config("tiny")
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(root / "final.pt", {"model": build_model(config).state_dict(),
+                                                     "config": config.to_dict(), "stages": ["warp", "gen", "e2e"],
+                                                     "progress": {}})
+    from safetensors.torch import save_file
+    weights = root / "vits8-random.safetensors"
+    vit = load_vit(PRESETS["amir-vits8"].model, pretrained=False)
+    save_file({name: value.contiguous() for name, value in vit.state_dict().items()}, weights)
+    views = open_dataset(write_synthetic_dataset(root / "data", quads=1, resolution=64)).read(0, ("rgba",))["rgba"]
+    alpha = views[..., 3:].astype(np.float32) / 255
+    on_grey = np.round(views[..., :3] * alpha + np.array(GREY) * (1 - alpha)).astype(np.uint8)
+    wide = np.zeros((64, 100, 3), np.uint8) + np.array(GREY, np.uint8)  # non-square, plain background, no alpha
+    wide[:, 18:82] = on_grey[0]
+    Image.fromarray(wide).save(root / "appearance.png")
+    Image.fromarray(on_grey[3][8:56]).save(root / "pose.png")  # 64 x 48, the other way round
+    Image.fromarray(views[1]).save(root / "pose-alpha.png")  # RGBA with transparency
+    return {"root": root, "checkpoint": checkpoint, "weights": weights}
+
+
+def _common(assets):
+    return ["--checkpoint", str(assets["checkpoint"]), "--weights", str(assets["weights"]), "--load-size", "48"]
+
+
+def test_plain_background_foreground_with_filled_holes():
+    image = np.zeros((30, 40, 3), np.uint8) + 200
+    image[5:25, 10:30] = (20, 40, 60)
+    image[12:18, 17:23] = 200  # object pixels that happen to have the background colour
+    mask = estimate_foreground(image)
+    expected = np.zeros((30, 40), bool)
+    expected[5:25, 10:30] = True
+    assert np.array_equal(mask, expected)
+
+
+def test_non_square_rgb_without_alpha(assets, capsys):
+    root = assets["root"]
+    rgba, how = load_rgba(root / "appearance.png")
+    assert how == "border estimate" and rgba.shape == (64, 100, 4)
+    assert rgba[..., 3][:, :10].max() == 0 and rgba[..., 3][32, 50] == 255
+    out = root / "out" / "reposed.png"
+    assert repose_main(["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose.png"),
+                        "--out", str(out), "--show-keypoints"] + _common(assets)) == 0
+    captured = capsys.readouterr()
+    assert "trained on 'nocs' keypoints" in captured.err  # tiny trains on nocs; repose computes dino
+    output = Image.open(out)
+    assert output.size == (100, 64) and output.mode == "RGB"  # the appearance image's original size
+    sheet = Image.open(root / "out" / "reposed.keypoints.png")
+    assert sheet.size[0] > 2 * 128 and "keypoint pairs" in captured.out
+
+
+def test_batch_csv_and_folder(assets):
+    root = assets["root"]
+    (root / "pairs.csv").write_text("appearance,pose,out\nappearance.png,pose-alpha.png,\n"
+                                    "appearance.png,pose.png,second.png\n")
+    assert repose_main(["--pairs", str(root / "pairs.csv"), "--out-dir", str(root / "batch")] + _common(assets)) == 0
+    assert Image.open(root / "batch" / "appearance.png").size == (100, 64)
+    assert Image.open(root / "batch" / "second.png").size == (100, 64)
+    folder = root / "folder"
+    for sub, name in (("appearance", "pose-alpha.png"), ("pose", "appearance.png")):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / "x.png").write_bytes((root / name).read_bytes())
+    assert repose_main(["--pairs", str(folder), "--out-dir", str(root / "batch2")] + _common(assets)) == 0
+    assert Image.open(root / "batch2" / "x.png").size == (64, 64)
+
+
+def test_offline_without_weights_names_weights_in_one_line(assets, monkeypatch, capsys):
+    monkeypatch.setattr(backbones, "cached_weights", lambda name: None)
+    monkeypatch.setattr(keypoint_cli, "cached_weights", lambda name: None)
+    root = assets["root"]
+    assert repose_main(["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose.png"), "--out",
+                        str(root / "never.png"), "--checkpoint", str(assets["checkpoint"]), "--method", "dinov2"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--weights PATH" in error and not (root / "never.png").exists()
+
+
+def test_missing_image_fails_in_one_line(assets, capsys):
+    root = assets["root"]
+    assert repose_main(["--appearance", str(root / "missing.png"), "--pose", str(root / "pose.png"), "--out",
+                        str(root / "never.png")] + _common(assets)) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "missing.png" in error
