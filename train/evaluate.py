@@ -128,6 +128,7 @@ def evaluate(settings: EvalSettings) -> EvalResult:
     scores = {method: {name: [] for name in METRICS if name != "fid"} for method in METHODS}
     features = {name: [] for name in (*METHODS, "target")}
     categories, examples = [], []
+    wanted = set(np.linspace(0, len(samples) - 1, min(settings.examples, len(samples))).round().astype(int).tolist())
     torch.manual_seed(settings.seed)
     loader = DataLoader(samples, batch_size=settings.batch_size, num_workers=config.data.num_workers)
     start = time.perf_counter()
@@ -151,7 +152,7 @@ def evaluate(settings: EvalSettings) -> EvalResult:
                     features[method].append(inception(image))
             if inception is not None:
                 features["target"].append(inception(target))
-            _keep_examples(examples, batch, predictions, settings.examples)
+            _keep_examples(examples, batch, predictions, wanted, bar.n)  # bar.n: samples before this batch
             bar.update(len(target))
     seconds = time.perf_counter() - start
     features = {k: torch.cat(v).numpy() for k, v in features.items() if v}
@@ -180,9 +181,10 @@ def evaluate(settings: EvalSettings) -> EvalResult:
     return EvalResult(info=info, statuses=statuses, table=table, examples=examples)
 
 
-def _keep_examples(examples: list, batch: dict, predictions: dict, limit: int) -> None:
-    """Up to `limit` samples (CPU tensors) for the report's example grid."""
-    for i in range(min(limit - len(examples), len(batch["target"]))):
+def _keep_examples(examples: list, batch: dict, predictions: dict, wanted: set, first: int) -> None:
+    """The samples of the batch (starting at sample `first`) whose positions are `wanted`, as CPU tensors, for the
+    report's example grid (evenly spaced, so the grid shows every category)."""
+    for i in (i for i in range(len(batch["target"])) if first + i in wanted):
         examples.append({"appearance": batch["appearance"][i].cpu(), "pose": batch["pose"][i].cpu(),
                          "target": batch["target"][i].cpu(), "points_a": batch["points_a"][i].cpu(),
                          "points_p": batch["points_p"][i].cpu(), "valid": batch["valid"][i].cpu(),

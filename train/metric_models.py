@@ -92,7 +92,8 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
     stats = [fid_features_to_statistics(torch.from_numpy(np.asarray(f, dtype=np.float64)))
              for f in (features_a, features_b)]
-    return float(fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"])
+    # >= 0 mathematically; the eigenvalue route can return -1e-12 for identical sets
+    return max(0.0, float(fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]))
 
 
 def load_metric(kind: str, device, weights=None):
