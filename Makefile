@@ -21,8 +21,17 @@ $(STAMP): setup.cfg pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Offline embedded default: procedural vases -> NOCS keypoints -> short CPU training -> evaluation report.
+# Every step resumes or skips finished work, so an interrupted `make demo` can simply be run again.
 demo: $(STAMP)
-	$(BIN)/eopose-dataset info $(DEMO)/vases || true
+	$(BIN)/render-pairs --category vases --source procedural --num-quads 96 --resolution 128 --samples 16 \
+		--workers 2 --out $(DEMO)/vases --preview
+	$(BIN)/build-keypoint-cache $(DEMO)/vases --method nocs --preview
+	$(BIN)/eval-correspondences $(DEMO)/vases --method nocs
+	$(BIN)/train-eopose --data $(DEMO)/vases --config demo --out $(DEMO)/run \
+		$(if $(wildcard $(DEMO)/run/checkpoints/last.pt),--resume,)
+	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/vases --out $(DEMO)/report
+	@echo "demo done: open $(DEMO)/report/report.html"
 
 clean-demo:
 	rm -rf $(DEMO)

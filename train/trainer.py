@@ -154,9 +154,11 @@ class Trainer:
 
     def run(self) -> Path:
         """Train the remaining stages; returns the final checkpoint path."""
-        if self.resume_state is not None:
-            self.log.note(f"resuming at stage {self.stages[min(self.progress['stage_index'], len(self.stages) - 1)]}"
-                          f" step {self.progress['step']} (global step {self.progress['global_step']})")
+        if self.resume_state is not None and self.progress["stage_index"] >= len(self.stages):
+            self.log.note(f"{self.run_dir}: all stages already trained; rewriting the final checkpoint only")
+        elif self.resume_state is not None:
+            self.log.note(f"resuming at stage {self.stages[self.progress['stage_index']]} step {self.progress['step']}"
+                          f" (global step {self.progress['global_step']})")
         while self.progress["stage_index"] < len(self.stages):
             self._run_stage(self.stages[self.progress["stage_index"]])
         final = self.run_dir / "checkpoints" / "final.pt"
