@@ -7,16 +7,18 @@ Only imported inside worker processes (bpy is heavy and not fork-safe).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from mathutils import Matrix
+from mathutils import Matrix, Vector
 from PIL import Image
 
 from eopose.render import camera
+from eopose.render.sources import ModelError
 
 IMPORTERS = {
     ".glb": lambda p: bpy.ops.import_scene.gltf(filepath=p),
@@ -35,15 +37,6 @@ LIGHTS = (
 WORLD_GREY = 0.35  # ambient from the (invisible, film_transparent) world
 
 
-class ModelError(Exception):
-    """A model that cannot be rendered; `reason` is a short machine-readable tag."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
 @dataclass
 class LoadedModel:
     verts: np.ndarray  # [V,3] object frame (normalised, canonical rotation applied)
@@ -58,7 +51,7 @@ class Scene:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.resolution = resolution
         self.scene = bpy.context.scene
-        self._tmp = tempfile.mkdtemp(prefix="eopose-render-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        self._tmp = _scratch_dir()
         self.device = self._setup_render(samples, threads, device)
         self._setup_world()
         self._setup_camera()
@@ -126,7 +119,7 @@ class Scene:
             # A sun shines along its local -Z; point -Z away from `direction`.
             d = np.asarray(direction, float)
             obj.rotation_mode = "QUATERNION"
-            obj.rotation_quaternion = (-_vec(d / np.linalg.norm(d))).to_track_quat("-Z", "Y")
+            obj.rotation_quaternion = Vector(-d / np.linalg.norm(d)).to_track_quat("-Z", "Y")
             self.scene.collection.objects.link(obj)
 
     def _setup_camera(self):
@@ -248,13 +241,23 @@ class Scene:
         seconds = time.perf_counter() - t0
         with Image.open(self.scene.render.filepath) as im:
             rgba = np.asarray(im.convert("RGBA"))
+        os.remove(self.scene.render.filepath)
         return rgba, seconds
 
+    def close(self) -> None:
+        self.unload()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
-def _vec(a):
-    from mathutils import Vector
 
-    return Vector(tuple(float(x) for x in a))
+def _scratch_dir() -> str:
+    """A per-process folder (RAM-backed when possible) for the rendered PNG; folders of dead
+    workers (killed mid-render) are swept."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name.split("-")[2] if name.startswith("eopose-render-") and name.count("-") >= 3 else ""
+        if pid.isdigit() and os.path.isdir("/proc/self") and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"eopose-render-{os.getpid()}-", dir=base)
 
 
 def _bounding_sphere(points: np.ndarray):

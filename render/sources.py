@@ -26,6 +26,15 @@ class SourceError(RuntimeError):
     """A source cannot provide models (message is one line, says what to do)."""
 
 
+class ModelError(Exception):
+    """A model that cannot be rendered; `reason` is a short machine-readable tag."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class ModelRecord:
     model_id: str

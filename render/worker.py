@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from eopose.render import camera, passes
-from eopose.render.sources import resolve_path
+from eopose.render.sources import ModelError, resolve_path
 
 FAULTS_ENV = "EOPOSE_RENDER_FAULTS"
 BPY_SCRIPTS = re.compile(r"/bpy/\d+\.\d+/scripts(/|$)")
@@ -46,45 +46,51 @@ def worker_main(conn, config: dict) -> None:
     sys.path[:] = [p for p in sys.path if not BPY_SCRIPTS.search(p.replace(os.sep, "/"))]
     import bpy
 
-    from eopose.render.blender_scene import ModelError, Scene
+    from eopose.render.blender_scene import Scene
 
     scene = Scene(config["resolution"], config["samples"], config["threads"], config["device"])
+    conn.send(("ready", {"blender": bpy.app.version_string, "device": scene.device, "pid": os.getpid()}))
+    try:
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                return
+            if job is None:
+                return
+            rows = _render_quad(scene, job, config, conn)
+            scene.unload()
+            if rows is not None:
+                conn.send(("done", rows))
+    finally:
+        scene.close()
+
+
+def _render_quad(scene, job: dict, config: dict, conn):
+    """Views M1c1, M1c2, M2c1, M2c2 with their passes, or None after reporting a failed model."""
     res = config["resolution"]
     K, E = camera.intrinsics(res, res), camera.extrinsics()
-    conn.send(("ready", {"blender": bpy.app.version_string, "device": scene.device, "pid": os.getpid()}))
-    while True:
+    views, render_seconds = [], 0.0
+    for m, record in enumerate(job["models"]):
+        conn.send(("loading", m))
         try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        views, render_seconds = [], 0.0
-        for m, record in enumerate(job["models"]):
-            conn.send(("loading", m))
-            try:
-                _inject_fault(record.model_id)
-                model = scene.load(resolve_path(record, config["cache_dir"]), record.canonical_euler_deg,
-                                   config["max_faces"])
-            except ModelError as error:
-                conn.send(("model_failed", m, error.reason, error.detail))
-                break
-            except Exception as error:  # a source that cannot produce the file, a bpy surprise
-                conn.send(("model_failed", m, "load_error", f"{type(error).__name__}: {error}"[:300]))
-                break
-            conn.send(("rendering", m))
-            for c in range(2):
-                rgba, seconds = scene.render(job["euler_deg"][c], job["cycles_seed"])
-                mask, depth, nocs = passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res)
-                views.append((rgba, mask, depth, nocs))
-                render_seconds += seconds
-        scene.unload()
-        if len(views) == 4:
-            conn.send(("done", {
-                "rgba": np.stack([v[0] for v in views]), "mask": np.stack([v[1] for v in views]),
-                "depth": np.stack([v[2] for v in views]).astype(np.float16),
-                "nocs": np.stack([v[3] for v in views]).astype(np.float16),
-                "render_seconds": render_seconds, "rss_mb": _rss_mb()}))
+            _inject_fault(record.model_id)
+            model = scene.load(resolve_path(record, config["cache_dir"]), record.canonical_euler_deg,
+                               config["max_faces"])
+        except ModelError as error:
+            conn.send(("model_failed", m, error.reason, error.detail))
+            return None
+        except Exception as error:  # a source that cannot produce the file, a bpy surprise
+            conn.send(("model_failed", m, "load_error", f"{type(error).__name__}: {error}"[:300]))
+            return None
+        conn.send(("rendering", m))
+        for c in range(2):
+            rgba, seconds = scene.render(job["euler_deg"][c], job["cycles_seed"])
+            views.append((rgba, *passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res)))
+            render_seconds += seconds
+    rgba, mask, depth, nocs = (np.stack(v) for v in zip(*views))
+    return {"rgba": rgba, "mask": mask, "depth": depth.astype(np.float16), "nocs": nocs.astype(np.float16),
+            "render_seconds": render_seconds, "rss_mb": _rss_mb()}
 
 
 def _rss_mb() -> float:
