@@ -30,8 +30,13 @@ def to_uint8(image) -> np.ndarray:
 
 
 def point_colours(count: int) -> list[tuple[int, int, int]]:
-    """`count` distinct colours, the same for point j wherever it is drawn."""
-    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(j / max(count, 1), 0.9, 0.95)) for j in range(count)]
+    """`count` distinguishable colours, the same for point j wherever it is drawn: hues spaced by the
+    golden ratio (neighbouring indices far apart on the colour wheel), two brightness levels."""
+    colours = []
+    for j in range(count):
+        r, g, b = colorsys.hsv_to_rgb((j * 0.618033988749895) % 1.0, 0.9, 1.0 if j % 2 == 0 else 0.7)
+        colours.append((int(r * 255), int(g * 255), int(b * 255)))
+    return colours
 
 
 def draw_points(image, points, valid=None, radius: float = 2.5) -> np.ndarray:

@@ -7,7 +7,6 @@ build-keypoint-cache is resumable: a shard that already holds the method with id
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import replace
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset
+from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset, sha256_of
 from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, pck, point_errors
 from .backbones import DEFAULT_PRESET, PRESETS, MissingWeightsError, cached_weights, load_vit
 from .cache import correspond, sample_keypoints
@@ -47,14 +46,6 @@ def method_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="images per ViT forward pass")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_method(args):
     """The method object of the parsed arguments; raises MissingWeightsError / ValueError."""
     if args.method == "nocs":
@@ -70,7 +61,7 @@ def build_method(args):
         raise ValueError("--device cuda: no CUDA device here; use --device auto or cpu")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     return VitCorrespondences(preset, model, k=args.k, seed=args.seed, device=device, batch_size=args.batch_size,
-                              weights_sha256=sha256_file(Path(weights)))
+                              weights_sha256=sha256_of(Path(weights)))
 
 
 def _setup(prog: str, argv, extra) -> tuple:
