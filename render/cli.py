@@ -114,11 +114,13 @@ def render(opts) -> dict:
         "wall_s": wall, "render_s": renderer.render_seconds,
         "quads_per_min": renderer.rendered / wall * 60 if wall else 0.0,
         "overhead_ratio": wall / renderer.render_seconds if renderer.render_seconds else float("nan"),
-        "worker_rss_mb": renderer.rss_mb,
+        "worker_rss_mb": renderer.rss_mb, "worker": renderer.worker_info,
     }
     if not opts.quiet:
+        worker = renderer.worker_info
         print(f"render-pairs: {summary['rendered_quads']} quads in {summary['shards_written']} new shards "
               f"({summary['shards_skipped']} already present), {wall:.1f} s wall, "
+              f"Blender {worker.get('blender', '-')} on {worker.get('device', '-')}, "
               f"{summary['quads_per_min']:.1f} quads/min; failed models now {summary['failed_now'] or 'none'}, "
               f"in this folder {summary['failed_total'] or 'none'} ({FAILURES_NAME})", file=sys.stderr)
     return summary
