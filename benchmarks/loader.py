@@ -17,7 +17,7 @@ from eopose.dataset.synthetic import write_synthetic_dataset
 
 
 def samples_per_second(data_dir, workers: int, epochs: int, batch_size: int, with_flow: bool) -> float:
-    samples = PairSampleDataset(data_dir, resolution=256, with_flow=with_flow)
+    samples = PairSampleDataset(data_dir, resolution=256, with_flow=with_flow, uint8=True)  # as train-eopose
     loader = DataLoader(samples, batch_size=batch_size, shuffle=True, num_workers=workers,
                         persistent_workers=workers > 0, generator=torch.Generator().manual_seed(0))
     next(iter(loader))  # start workers before timing

@@ -44,16 +44,20 @@ class PairSampleDataset(Dataset):
         background: RGB in [0,1] the RGBA views are composited onto.
         keypoint_method: keypoint set to return (`points_a`, `points_p`, `valid`), None for none.
         with_flow: also return `flow_gt` [2,H,W] (pixels) and `flow_valid` [1,H,W] target -> appearance.
+        uint8: images and masks as uint8 (value * 255, rounded) instead of float32 in [0,1]: a quarter of
+            the bytes through DataLoader worker queues, which is what limits 2-worker throughput; the
+            training step turns them back into floats on its device (eopose.train.steps.to_device).
     """
 
     def __init__(self, data_dirs, split=None, resolution=None, background=(1.0, 1.0, 1.0), keypoint_method=None,
-                 with_flow=False, split_fractions=DEFAULT_FRACTIONS):
+                 with_flow=False, split_fractions=DEFAULT_FRACTIONS, uint8=False):
         dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
         self.datasets = [QuadDataset(path) for path in dirs]
         self.resolution = (resolution, resolution) if isinstance(resolution, int) else resolution
         self.background = tuple(float(c) for c in background)
         self.keypoint_method = keypoint_method
         self.with_flow = with_flow
+        self.uint8 = uint8
         self.quads: list[tuple[int, int]] = []
         self.categories: list[str] = []
         for number, data in enumerate(self.datasets):
@@ -87,6 +91,8 @@ class PairSampleDataset(Dataset):
         height, width = rgb.shape[-2:]
         size = self.resolution or (height, width)
         rgb, alpha = _resize(rgb, size), _resize(alpha, size)
+        if self.uint8:
+            rgb, alpha = (image.mul_(255).round_().to(torch.uint8) for image in (rgb, alpha))
         scale = torch.tensor([size[1] / width, size[0] / height], dtype=torch.float32)
         out = {"appearance": rgb[0], "pose": rgb[1], "target": rgb[2],
                "mask_appearance": alpha[0], "mask_pose": alpha[1], "mask_target": alpha[2],

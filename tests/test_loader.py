@@ -117,3 +117,14 @@ def test_two_worker_loader_yields_exactly_the_single_process_samples(synthetic_d
                 else:
                     assert value == two[key]
     assert samples.datasets[0]._handles == {}  # only the workers opened shards
+
+
+def test_uint8_samples_round_the_float_ones_and_to_device_restores_them(synthetic_dataset):
+    from eopose.train.steps import to_device
+    as_float = PairSampleDataset(synthetic_dataset, resolution=32)[5]
+    as_uint8 = PairSampleDataset(synthetic_dataset, resolution=32, uint8=True)[5]
+    for key in ("appearance", "pose", "target", "mask_appearance", "mask_pose", "mask_target"):
+        assert as_uint8[key].dtype == torch.uint8
+        restored = to_device({key: as_uint8[key]}, torch.device("cpu"))[key]
+        assert restored.dtype == torch.float32
+        assert (restored - as_float[key]).abs().max() <= 0.5 / 255 + 1e-6

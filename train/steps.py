@@ -13,7 +13,15 @@ import torch
 from eopose.model.losses import lsgan_d_loss
 
 def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    """Move a batch to `device`; uint8 images and masks (PairSampleDataset(uint8=True)) become floats in [0,1]."""
+    moved = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if value.dtype == torch.uint8:
+                value = value.float().div_(255.0)
+        moved[key] = value
+    return moved
 
 
 @dataclass

@@ -67,7 +67,7 @@ class Trainer:
         self.dataset = PairSampleDataset(data_dirs, split="train", resolution=config.data.resolution,
                                          background=config.data.background,
                                          keypoint_method=config.data.keypoint_method, with_flow=wants_flow,
-                                         split_fractions=config.data.split_fractions)
+                                         split_fractions=config.data.split_fractions, uint8=True)
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
         self.model = build_model(config).to(world.device)
         self.discriminator = build_discriminator(config).to(world.device)
