@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from eopose.dataset.shard_format import shard_files, shard_name, update_index, write_shard
+from eopose.dataset.shard_format import shard_files, shard_name, write_shard
 from eopose.render import camera, plan
 from eopose.render.passes import NOCS_TO_OBJECT
 from eopose.render.worker import WorkerHandle

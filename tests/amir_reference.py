@@ -53,7 +53,6 @@ def count_same_pairs(ours, reference, tol: float = 1e-3) -> int:
 
 def patch_vit_resolution(model: nn.Module, stride: int) -> nn.Module:
     """Amir et al.'s patch_vit_resolution for a timm ViT: new conv stride + DINO interpolate_pos_encoding."""
-    patch_size = model.patch_embed.patch_size[0]
     model.patch_embed.proj.stride = (stride, stride)
     model.patch_embed.strict_img_size = False
 

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 
 import numpy as np
-import torch
 
 from amir_reference import ReferenceExtractor, count_same_pairs, distinctive_init, reference_correspondences
 from eopose.dataset.keypoints.backbones import PRESETS, load_vit

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from eopose.model import (EOPose, GeneratorLoss, GeneratorLossWeights, PatchDiscriminator,
+from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
                           VGG19Features, VGGLoss, VGGWeightsUnavailable, WEIGHTS_FILENAME,
                           WarpLoss, WarpLossWeights, WarpModule, convex_upsample, fit_tps,
                           flow_l1, gaussian_heatmaps, lsgan_d_loss, lsgan_g_loss, pixel_centres,

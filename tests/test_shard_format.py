@@ -14,7 +14,7 @@ import pytest
 from eopose.dataset import DatasetFormatError, add_keypoints, open_dataset, verify, write_shard
 from eopose.dataset.cli import main as dataset_cli
 from eopose.dataset.shard_format import FIELDS, read_index, sha256_of, shard_files, shard_name, update_index
-from eopose.dataset.synthetic import make_quadruplet_rows, write_synthetic_dataset
+from eopose.dataset.synthetic import make_quadruplet_rows
 
 
 def _copy(src, tmp_path):
