@@ -90,6 +90,24 @@ def test_all_stages_write_checkpoints_metrics_and_grids(keyed_dataset, tmp_path)
     assert train_main(["--data", str(keyed_dataset), "--config", "tiny", "--out", str(run_dir)]) == 2
 
 
+def test_stages_can_be_run_one_invocation_at_a_time(keyed_dataset, tmp_path):
+    run_dir = tmp_path / "staged"
+    common = ["--data", str(keyed_dataset), "--config", "tiny", "--out", str(run_dir)]
+    assert train_main(common + ["--stage", "warp"]) == 0
+    warp_only = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    assert warp_only["stages"] == ["warp"]
+    assert train_main(common + ["--stage", "gen", "--resume"]) == 0
+    after_gen = load_checkpoint(run_dir / "checkpoints" / "final.pt")
+    assert after_gen["stages"] == ["warp", "gen"] and after_gen["progress"]["global_step"] == 7
+    warp_keys = [key for key in warp_only["model"] if key.startswith("warp.")]
+    assert all(torch.equal(warp_only["model"][k], after_gen["model"][k]) for k in warp_keys)  # warp frozen
+    assert any(not torch.equal(warp_only["model"][k], after_gen["model"][k]) for k in after_gen["model"]
+               if k.startswith("generator."))
+    assert [m["stage"] for m in _metrics(run_dir)] == ["warp"] * 4 + ["gen"] * 3
+    assert train_main(common + ["--stage", "warp", "--resume"]) == 0  # already trained: nothing to do
+    assert load_checkpoint(run_dir / "checkpoints" / "final.pt")["progress"]["global_step"] == 7
+
+
 def test_resume_after_kill_reproduces_uninterrupted_losses(keyed_dataset, tmp_path):
     config = tmp_path / "resume.toml"
     config.write_text(RESUME_CONFIG)
@@ -185,6 +203,6 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(keyed_dataset, tmp_path, 
     assert code == 3 and len(errors) == 1
     assert "non-finite loss at stage warp step 2" in errors[0] and "last good checkpoint is kept" in errors[0]
     kept = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    assert kept["progress"] == {"stage_index": 0, "step": 2, "global_step": 2}
+    assert kept["progress"] == {"completed": [], "stage": "warp", "step": 2, "global_step": 2}
     assert all(torch.isfinite(v).all() for v in kept["model"].values())
     assert not (run_dir / "checkpoints" / "final.pt").exists()

@@ -85,7 +85,8 @@ class Trainer:
             self.log.note("perceptual and style terms are off in this config (no VGG19 needed)")
         self.warp_loss = WarpLoss(vgg, config.warp_loss)
         self.gen_loss = GeneratorLoss(vgg, config.gen_loss)
-        self.progress = {"stage_index": 0, "step": 0, "global_step": 0}
+        # completed: stages finished in this run folder (any invocation); stage/step: the one in progress
+        self.progress = {"completed": [], "stage": None, "step": 0, "global_step": 0}
         self.resume_state = load_checkpoint(self.checkpoint_path) if resume else None
         if self.resume_state is not None:
             self.model.load_state_dict(self.resume_state["model"])
@@ -126,7 +127,7 @@ class Trainer:
                                 f"processes; change optim.batch_size_* in the config")
         return batch // self.world.size
 
-    def _loader(self, stage_index: int, step: int, per_rank: int):
+    def _loader(self, stage: str, step: int, per_rank: int):
         """Batches of one epoch from `step` on; the order depends only on (seed, stage, epoch)."""
         global_batch = per_rank * self.world.size
         per_epoch = len(self.dataset) // global_batch
@@ -135,7 +136,7 @@ class Trainer:
                                 f"{global_batch}; render more quadruplets or lower the batch size")
         epoch, position = divmod(step, per_epoch)
         sampler = DistributedSampler(self.dataset, num_replicas=self.world.size, rank=self.world.rank,
-                                     shuffle=True, seed=self.config.run.seed + stage_index, drop_last=True)
+                                     shuffle=True, seed=self.config.run.seed + STAGE_ORDER.index(stage), drop_last=True)
         sampler.set_epoch(epoch)
         indices = list(sampler)[position * per_rank:per_epoch * per_rank]
         workers = self.config.data.num_workers
@@ -157,25 +158,29 @@ class Trainer:
         return contextlib.nullcontext()
 
     def run(self) -> Path:
-        """Train the remaining stages; returns the final checkpoint path."""
-        if self.resume_state is not None and self.progress["stage_index"] >= len(self.stages):
-            self.log.note(f"{self.run_dir}: all stages already trained; rewriting the final checkpoint only")
-        elif self.resume_state is not None:
-            self.log.note(f"resuming at stage {self.stages[self.progress['stage_index']]} step {self.progress['step']}"
-                          f" (global step {self.progress['global_step']})")
-        while self.progress["stage_index"] < len(self.stages):
-            self._run_stage(self.stages[self.progress["stage_index"]])
+        """Train the requested stages not yet completed in this run folder; returns the final checkpoint path."""
+        remaining = [stage for stage in self.stages if stage not in self.progress["completed"]]
+        if self.resume_state is not None:
+            if not remaining:
+                self.log.note(f"{self.run_dir}: stages {list(self.stages)} already trained; rewriting final.pt only")
+            else:
+                step = self.progress["step"] if self.progress["stage"] == remaining[0] else 0
+                self.log.note(f"resuming at stage {remaining[0]} step {step} (global step "
+                              f"{self.progress['global_step']}; completed: {self.progress['completed'] or 'none'})")
+        for stage in remaining:
+            self._run_stage(stage)
         final = self.run_dir / "checkpoints" / "final.pt"
         if self.world.is_main:
             save_checkpoint(final, {"model": self.model.state_dict(), "config": self.config.to_dict(),
-                                    "stages": list(self.stages), "progress": dict(self.progress)})
+                                    "stages": list(self.progress["completed"]), "progress": dict(self.progress)})
             self.log.note(f"done: {final}")
         self.log.close()
         return final
 
     def _run_stage(self, stage: str) -> None:
         config, world = self.config, self.world
-        stage_index = self.progress["stage_index"]
+        if self.progress["stage"] != stage:  # a new stage (a checkpoint inside another one restarts at 0 here)
+            self.progress.update(stage=stage, step=0)
         params = self.model.set_stage(stage)
         optimisers = {"model": torch.optim.Adam(params, lr=config.optim.lr, betas=config.optim.betas)}
         if stage != "warp":
@@ -197,7 +202,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.progress["step"], desc=f"train {stage}", unit="step",
                    disable=not world.is_main, dynamic_ncols=True)
         while self.progress["step"] < total:
-            for batch in self._loader(stage_index, self.progress["step"], per_rank):
+            for batch in self._loader(stage, self.progress["step"], per_rank):
                 step = self.progress["step"]
                 # the TPS loss is "initial" (paper 3.2): it guides the warp stage's first steps only
                 self.warp_loss.weights.tps = config.warp_loss.tps if (
@@ -227,7 +232,8 @@ class Trainer:
                 if self.progress["step"] >= total:
                     break
         bar.close()
-        self.progress.update(stage_index=stage_index + 1, step=0)
+        self.progress["completed"].append(stage)
+        self.progress.update(stage=None, step=0)
         self._save(optimisers)
         self._save(optimisers, f"{stage}.pt")
 
