@@ -19,7 +19,7 @@ from eopose.dataset.shard_format import shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 from eopose.train.config import STAGE_ORDER, load_config
-from eopose.train.steps import discriminator_loss, model_losses
+from eopose.train.steps import discriminator_loss, model_losses, to_device
 from eopose.train.trainer import build_discriminator, build_model
 
 
@@ -79,12 +79,13 @@ def main() -> None:
         resolution, k = config.data.resolution, config.model.num_points
         with tempfile.TemporaryDirectory() as tmp:
             samples = PairSampleDataset(keyed_dataset(tmp, resolution, k), resolution=resolution,
-                                        keypoint_method="timing", with_flow=config.warp_loss.flow_gt > 0)
+                                        keypoint_method="timing", with_flow=config.warp_loss.flow_gt > 0,
+                                        uint8=True)  # as train-eopose loads them
             workers = 2
             loader = loader_rate(samples, args.batch, workers)
             items = [samples[i] for i in range(args.batch)]
-            batch = {key: torch.stack([item[key] for item in items]) for key in items[0]
-                     if isinstance(items[0][key], torch.Tensor)}
+            batch = to_device({key: torch.stack([item[key] for item in items]) for key in items[0]
+                               if isinstance(items[0][key], torch.Tensor)}, torch.device("cpu"))
             vgg = VGGLoss(pretrained=False) if config.uses_vgg else None
             for stage in STAGE_ORDER:
                 rate = stage_rate(config, stage, batch, args.steps, vgg)
