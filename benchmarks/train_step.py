@@ -20,7 +20,7 @@ from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 from eopose.train.config import STAGE_ORDER, load_config
 from eopose.train.steps import discriminator_loss, model_losses, to_device
-from eopose.train.trainer import build_discriminator, build_model
+from eopose.train.trainer import build_discriminator, build_model, use_channels_last
 
 
 def keyed_dataset(folder, resolution: int, k: int):
@@ -45,6 +45,7 @@ def loader_rate(samples, batch: int, workers: int, batches: int = 8) -> float:
 def stage_rate(config, stage: str, batch: dict, steps: int, vgg) -> float:
     torch.manual_seed(0)
     model, discriminator = build_model(config), build_discriminator(config)
+    use_channels_last(model, discriminator, torch.device("cpu"))
     params = model.set_stage(stage)
     optimiser = torch.optim.Adam(params, lr=1e-4)
     d_optimiser = torch.optim.Adam(discriminator.parameters(), lr=1e-4)
