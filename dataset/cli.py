@@ -31,13 +31,17 @@ def _info(path: str) -> int:
     return 0
 
 
-def _verify(path: str) -> int:
-    problems = verify(path)
+def report_problems(problems: list[str], all_good: str) -> int:
+    """Print each problem as an `error:` line on stderr (or `all_good` when none); the exit code."""
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{path}: all shards match index.json and the v1 schema")
+        print(all_good)
     return 1 if problems else 0
+
+
+def _verify(path: str) -> int:
+    return report_problems(verify(path), f"{path}: all shards match index.json and the v1 schema")
 
 
 def _index(path: str) -> int:

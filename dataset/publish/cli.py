@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import report_problems
 from ..shard_format import DatasetFormatError
 from .croissant import CroissantError
 from .hub import HubError, push_to_hub
@@ -47,12 +48,7 @@ def _build(args) -> str:
 
 
 def _verify(release: str) -> int:
-    problems = verify_release(release)
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    if not problems:
-        print(f"{release}: checksums, split schemas and croissant.json verified")
-    return 1 if problems else 0
+    return report_problems(verify_release(release), f"{release}: checksums, split schemas and croissant.json verified")
 
 
 def main(argv=None) -> int:
