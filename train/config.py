@@ -75,7 +75,6 @@ class RunConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     image_every: int = 500
-    compile: bool = False  # torch.compile the (DDP-wrapped) model and discriminator per stage
 
 
 @dataclass

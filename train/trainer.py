@@ -198,9 +198,6 @@ class Trainer:
             self.resume_state = None
         model = self._wrap(self.model)
         discriminator = self._wrap(self.discriminator) if stage != "warp" else None
-        if config.run.compile:  # optional: compiles on the first step of each stage
-            model = torch.compile(model)
-            discriminator = torch.compile(discriminator) if discriminator is not None else None
         alphas = (config.optim.e2e_alpha_warp, config.optim.e2e_alpha_gen)
         total = config.steps(stage)
         per_rank = self._per_rank_batch(stage)
