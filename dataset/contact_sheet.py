@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .compositing import composite_uint8
+
 LABEL_HEIGHT = 14
 
 
@@ -24,8 +26,7 @@ def to_uint8(image) -> np.ndarray:
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     if array.shape[-1] == 4:
-        alpha = array[..., 3:].astype(np.float32) / 255
-        array = np.round(array[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+        array = composite_uint8(array)
     return np.ascontiguousarray(array[..., :3])
 
 

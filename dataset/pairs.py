@@ -15,17 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .compositing import composite
 from .geometry import ground_truth_flow
 from .shard_format import SAMPLE_VIEWS, DatasetFormatError, QuadDataset
 from .splits import DEFAULT_FRACTIONS, split_of_quad
-
-
-def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 [...,H,W,4] straight-alpha RGBA -> (rgb float [...,3,H,W] in [0,1] on background, alpha [...,1,H,W])."""
-    pixels = torch.from_numpy(np.ascontiguousarray(rgba)).movedim(-1, -3).float().div_(255.0)
-    rgb, alpha = pixels[..., :3, :, :], pixels[..., 3:, :, :]
-    back = torch.as_tensor(background, dtype=torch.float32).view(3, 1, 1)
-    return rgb * alpha + back * (1.0 - alpha), alpha
 
 
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -3,7 +3,8 @@ and the three training stages of section 3.4.2 (warp, then generator with the wa
 then end-to-end with L = alpha1 L_wrp + alpha2 L_gen; the paper gives no alphas).
 
 The discriminator (:class:`eopose.model.discriminator.PatchDiscriminator`) is trained
-alongside the generator but is not part of this module.
+alongside the generator but is not part of this module; which parts train in which stage is
+`eopose.train.stages`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from typing import NamedTuple
+
 from .generator import Generator
 from .heatmaps import DEFAULT_SIGMA_FRACTION, gaussian_heatmaps
-from .warp_module import WarpModule
+from .warp_module import WarpModule, WarpOutput
 
-STAGES = ("warp", "gen", "e2e")
+
+class EOPoseOutput(NamedTuple):
+    """What one forward pass returns."""
+
+    warp: WarpOutput  # the warping module's flow pyramid and warped images, coarse to fine
+    heatmaps_a: torch.Tensor  # [B, k, H, W] Gaussian heatmaps of Pa
+    heatmaps_p: torch.Tensor  # [B, k, H, W] of Pp
+    output: torch.Tensor | None  # [B, 3, H, W] the generator's image in [0, 1]; None without the generator
+
+    @property
+    def flow(self) -> torch.Tensor:
+        """The final backward flow [B, 2, H, W] (pixels) of the warping module."""
+        return self.warp.flows[-1]
+
+    @property
+    def warped(self) -> torch.Tensor:
+        """Iwrp: Ia warped by the final flow [B, 3, H, W]."""
+        return self.warp.warped[-1]
 
 
 class EOPose(nn.Module):
@@ -41,36 +61,12 @@ class EOPose(nn.Module):
         return gaussian_heatmaps(points, valid, height, width,
                                  self.sigma_fraction * max(height, width))
 
-    def forward(self, appearance, pose, points_a, points_p, valid, with_generator: bool = True):
-        """Returns a dict:
-
-        ``flows``/``warped``: per-level full-resolution flows [B,2,H,W] (pixels, backward
-        convention of :mod:`eopose.model.flow`) and warped Ia, coarse to fine;
-        ``native_flows``: the flows at their own resolution; ``flow`` and ``warped_final``:
-        the last level (Iwrp); ``heatmaps_a``/``heatmaps_p``; ``output``: the generator's
-        image in [0, 1] (absent when ``with_generator`` is False, e.g. in the warp stage).
-        """
+    def forward(self, appearance, pose, points_a, points_p, valid, with_generator: bool = True) -> EOPoseOutput:
+        """Flows are in pixels with the backward convention of :mod:`eopose.model.flow`; the generator is
+        skipped when ``with_generator`` is False (the warp stage)."""
         height, width = appearance.shape[-2:]
         hm_a = self.heatmaps(points_a, valid, height, width)
         hm_p = self.heatmaps(points_p, valid, height, width)
         warp_out = self.warp(appearance, pose, hm_a, hm_p)
-        result = {"flows": warp_out.flows, "warped": warp_out.warped,
-                  "native_flows": warp_out.native_flows, "flow": warp_out.flows[-1],
-                  "warped_final": warp_out.warped[-1], "heatmaps_a": hm_a, "heatmaps_p": hm_p,
-                  "warp_output": warp_out}
-        if with_generator:
-            result["output"] = self.generator(warp_out.warped[-1], hm_p, hm_a)
-        return result
-
-    def set_stage(self, stage: str) -> list:
-        """Freeze/unfreeze for a training stage; returns the trainable parameters.
-
-        ``warp``: warp module trainable, generator frozen (run forward with
-        ``with_generator=False``); ``gen``: generator trainable, warp module frozen;
-        ``e2e``: everything trainable.
-        """
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-        self.warp.requires_grad_(stage in ("warp", "e2e"))
-        self.generator.requires_grad_(stage in ("gen", "e2e"))
-        return [p for p in self.parameters() if p.requires_grad]
+        output = self.generator(warp_out.warped[-1], hm_p, hm_a) if with_generator else None
+        return EOPoseOutput(warp_out, hm_a, hm_p, output)

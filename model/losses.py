@@ -12,7 +12,7 @@ The paper names the terms but gives no weights. The defaults, and where each com
   ``0.01 * loss_smooth`` on the flows, grid units). Style 200: no source for a warp stage;
   GFLA's style:content ratio (Ren et al., CVPR 2020: ``lambda_style 500``,
   ``lambda_content 0.5``) applied to PF-AFN's 0.2. TPS 1.0 and ground-truth flow 1.0: ours,
-  untuned (the TPS loss is "initial": the trainer sets it to 0 after warm-up).
+  untuned (the TPS loss is "initial": eopose.train.stages switches it off after warm-up).
   Levels are summed with equal weight (eq. 2).
 * generator (eq. 6): L1 1.0, perceptual 1.0, adversarial 1.0 as in Pose with Style
   (AlBahar et al. 2021, ``train.py``: ``g_loss = adv + L1 + vgg``); style 500 (GFLA).
@@ -141,12 +141,14 @@ class WarpLoss(nn.Module):
         _check_vgg(vgg, self.weights)
 
     def forward(self, out: WarpOutput, target: torch.Tensor, points_a=None, points_p=None,
-                valid=None, flow_gt=None, flow_valid=None):
-        """Returns (total, {term: detached sum over levels})."""
+                valid=None, flow_gt=None, flow_valid=None, tps_weight: float | None = None):
+        """Returns (total, {term: detached sum over levels}). ``tps_weight`` overrides the TPS weight (the
+        trainer's warm-up schedule, eopose.train.stages.tps_weight)."""
         w = self.weights
+        tps = w.tps if tps_weight is None else tps_weight
         height, width = target.shape[-2:]
         f_tps = None
-        if w.tps:
+        if tps:
             if points_a is None or points_p is None or valid is None:
                 raise ValueError("the TPS loss needs points_a, points_p and valid")
             f_tps = tps_flow(points_a, points_p, valid, height, width, w.tps_lambda)
@@ -163,7 +165,7 @@ class WarpLoss(nn.Module):
                 add("style", w.style, style)
             add("tv", w.tv, total_variation(flow))
             if f_tps is not None:
-                add("tps", w.tps, flow_l1(flow, f_tps))
+                add("tps", tps, flow_l1(flow, f_tps))
             if flow_gt is not None and w.flow_gt:
                 add("flow_gt", w.flow_gt, flow_l1(flow, flow_gt, flow_valid))
         total = sum(terms.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from eopose.dataset.compositing import composite_uint8
 from eopose.dataset.shard_format import open_dataset
 
 CHECKER = 8  # checker square size in pixels
@@ -20,8 +21,6 @@ def write_preview(dataset_dir, path, rows: int = 8) -> None:
     dataset = open_dataset(dataset_dir)
     tiles = []
     for i in range(min(rows, len(dataset))):
-        rgba = dataset.read(i, ["rgba"])["rgba"].astype(np.float32)  # [4,H,W,4]
-        alpha = rgba[..., 3:] / 255.0
-        back = checkerboard(*rgba.shape[1:3])
-        tiles.append(np.concatenate(list(rgba[..., :3] * alpha + back * (1 - alpha)), axis=1))
-    Image.fromarray(np.concatenate(tiles, axis=0).round().astype(np.uint8)).save(path)
+        rgba = dataset.read(i, ["rgba"])["rgba"]  # [4,H,W,4]
+        tiles.append(np.concatenate(list(composite_uint8(rgba, checkerboard(*rgba.shape[1:3]))), axis=1))
+    Image.fromarray(np.concatenate(tiles, axis=0)).save(path)

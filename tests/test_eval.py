@@ -15,9 +15,9 @@ from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.shard_format import shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.cli import main as train_main
-from eopose.train.eval_cli import main as eval_main
-from eopose.train.metric_models import frechet_distance
-from eopose.train.metrics import end_point_error, masked_l1, psnr, silhouette_iou, ssim
+from eopose.train.evaluation.cli import main as eval_main
+from eopose.train.evaluation.metric_models import frechet_distance
+from eopose.train.evaluation.metrics import end_point_error, masked_l1, psnr, silhouette_iou, ssim
 
 
 def _image_pairs():

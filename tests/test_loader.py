@@ -8,7 +8,8 @@ from torch.utils.data import DataLoader
 
 from eopose.dataset import DatasetFormatError, add_keypoints, open_dataset, split_of_model
 from eopose.dataset.geometry import ground_truth_flow, pixel_centres
-from eopose.dataset.pairs import PairSampleDataset, composite
+from eopose.dataset.compositing import composite
+from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.shard_format import SAMPLE_VIEWS, shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
 

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from eopose.train.stages import get_stage, set_trainable
 from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
                           VGG19Features, VGGLoss, VGGWeightsUnavailable, WEIGHTS_FILENAME,
                           WarpLoss, WarpLossWeights, WarpModule, convex_upsample, fit_tps,
@@ -159,18 +160,18 @@ def test_output_shapes(height, width):
     with torch.no_grad():
         out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"],
                     batch["valid"])
-    assert len(out["flows"]) == len(out["warped"]) == 4
-    for level, (flow, native, image) in enumerate(zip(out["flows"], out["native_flows"], out["warped"])):
+    assert len(out.warp.flows) == len(out.warp.warped) == 4
+    for level, (flow, native, image) in enumerate(zip(out.warp.flows, out.warp.native_flows, out.warp.warped)):
         assert flow.shape == (2, 2, height, width)
         assert image.shape == (2, 3, height, width)
         factor = 2 ** (3 - level)
         assert native.shape == (2, 2, height // factor, width // factor)
-    assert out["output"].shape == (2, 3, height, width)
-    assert 0 <= out["output"].min() and out["output"].max() <= 1
-    assert out["heatmaps_a"].shape == (2, K, height, width)
-    assert out["heatmaps_a"][0, -1].abs().max() == 0  # invalid point -> empty channel
+    assert out.output.shape == (2, 3, height, width)
+    assert 0 <= out.output.min() and out.output.max() <= 1
+    assert out.heatmaps_a.shape == (2, K, height, width)
+    assert out.heatmaps_a[0, -1].abs().max() == 0  # invalid point -> empty channel
     disc = PatchDiscriminator(K, base_channels=4)
-    assert disc(out["output"], out["heatmaps_p"]).shape[:2] == (2, 1)
+    assert disc(out.output, out.heatmaps_p).shape[:2] == (2, 1)
 
 
 def test_default_configuration_matches_paper_input():
@@ -192,7 +193,7 @@ def test_every_warp_parameter_gets_a_gradient(random_vgg):
                 batch["valid"], with_generator=False)
     flow_gt = torch.randn(2, 2, 64, 64)
     flow_valid = (torch.rand(2, 1, 64, 64) > 0.5).float()
-    total, terms = WarpLoss(random_vgg)(out["warp_output"], batch["target"], batch["points_a"],
+    total, terms = WarpLoss(random_vgg)(out.warp, batch["target"], batch["points_a"],
                                         batch["points_p"], batch["valid"], flow_gt, flow_valid)
     assert set(terms) == {"l1", "perceptual", "style", "tv", "tps", "flow_gt"}
     total.backward()
@@ -202,31 +203,31 @@ def test_every_warp_parameter_gets_a_gradient(random_vgg):
 
 def test_every_generator_and_discriminator_parameter_gets_a_gradient(random_vgg):
     model = tiny_model()
-    model.set_stage("gen")
+    set_trainable(model, get_stage("gen"))
     disc = PatchDiscriminator(K, base_channels=4)
     batch = random_batch(2, 64, 64)
     out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"],
                 batch["valid"])
-    total, terms = GeneratorLoss(random_vgg)(out["output"], batch["target"],
-                                             disc(out["output"], out["heatmaps_p"]))
+    total, terms = GeneratorLoss(random_vgg)(out.output, batch["target"],
+                                             disc(out.output, out.heatmaps_p))
     assert set(terms) == {"l1", "perceptual", "style", "adv"}
     total.backward()
     _assert_all_grads(model.generator)
     assert all(p.grad is None for p in model.warp.parameters())
     disc.zero_grad()
-    d_loss = lsgan_d_loss(disc(batch["target"], out["heatmaps_p"]),
-                          disc(out["output"].detach(), out["heatmaps_p"]))
+    d_loss = lsgan_d_loss(disc(batch["target"], out.heatmaps_p),
+                          disc(out.output.detach(), out.heatmaps_p))
     d_loss.backward()
     _assert_all_grads(disc)
 
 
 def test_stages_and_lsgan_values():
     model = tiny_model()
-    assert {id(p) for p in model.set_stage("warp")} == {id(p) for p in model.warp.parameters()}
-    assert {id(p) for p in model.set_stage("gen")} == {id(p) for p in model.generator.parameters()}
-    assert len(model.set_stage("e2e")) == len(list(model.parameters()))
+    assert {id(p) for p in set_trainable(model, get_stage("warp"))} == {id(p) for p in model.warp.parameters()}
+    assert {id(p) for p in set_trainable(model, get_stage("gen"))} == {id(p) for p in model.generator.parameters()}
+    assert len(set_trainable(model, get_stage("e2e"))) == len(list(model.parameters()))
     with pytest.raises(ValueError):
-        model.set_stage("both")
+        get_stage("both")
     ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
     assert lsgan_d_loss(ones, zeros).item() == 0.0
     assert lsgan_d_loss(zeros, ones).item() == pytest.approx(1.0)

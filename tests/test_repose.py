@@ -12,9 +12,9 @@ from eopose.dataset.keypoints.backbones import PRESETS, load_vit
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
 from eopose.train.config import load_config
-from eopose.train.repose import estimate_foreground, load_rgba
-from eopose.train.repose_cli import main as repose_main
-from eopose.train.trainer import build_model
+from eopose.train.inference.repose import estimate_foreground, load_rgba
+from eopose.train.inference.cli import main as repose_main
+from eopose.model.loading import build_model
 
 GREY = (90, 110, 130)
 
@@ -26,7 +26,7 @@ def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("repose")
     config = load_config("tiny")
     torch.manual_seed(0)
-    checkpoint = save_checkpoint(root / "final.pt", {"model": build_model(config).state_dict(),
+    checkpoint = save_checkpoint(root / "final.pt", {"model": build_model(config.model, config.data.background).state_dict(),
                                                      "config": config.to_dict(), "stages": ["warp", "gen", "e2e"],
                                                      "progress": {}})
     from safetensors.torch import save_file

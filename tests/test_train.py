@@ -13,7 +13,7 @@ import torch
 from eopose.dataset import add_keypoints, open_dataset
 from eopose.dataset.shard_format import shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
-from eopose.train.checkpoint import load_checkpoint
+from eopose.model.loading import read_checkpoint as load_checkpoint
 from eopose.train.cli import main as train_main
 
 from ddp_gradients import gradients

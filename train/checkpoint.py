@@ -53,14 +53,3 @@ def save_checkpoint(path, payload: dict) -> Path:
         tmp.unlink(missing_ok=True)
     return path
 
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Load a checkpoint written by save_checkpoint (plain types and tensors only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint; train first with train-eopose or check --out/--checkpoint")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # a damaged file: name it, never guess
-        raise ValueError(f"{path}: unreadable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                         f"resume from an earlier run folder or retrain") from None

@@ -10,10 +10,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eopose.model.loading import ModelConfig
 from eopose.model.losses import GeneratorLossWeights, WarpLossWeights
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-STAGE_ORDER = ("warp", "gen", "e2e")
 
 
 class ConfigError(ValueError):
@@ -28,16 +28,6 @@ class DataConfig:
     num_workers: int = 2
     with_flow: bool = True  # the ground-truth flow loss needs it (beyond the paper)
     split_fractions: tuple = (0.8, 0.1, 0.1)
-
-
-@dataclass
-class ModelConfig:
-    num_points: int = 35  # k = 35 (paper, 3.1)
-    warp_channels: int = 64
-    warp_depth: int = 6  # 6 down + 6 up = the paper's 12-layer Skip-UNet (3.2)
-    num_flows: int = 4
-    gen_channels: int = 64
-    gen_scales: int = 4
 
 
 @dataclass

@@ -50,16 +50,17 @@ class RunLog:
         for name, value in values.items():
             self._writer.add_scalar(f"{stage}/{name}", value, global_step)
 
-    def images(self, stage: str, step: int, global_step: int, batch: dict, outputs: dict, rows: int = 4) -> Path | None:
+    def images(self, stage: str, step: int, global_step: int, batch: dict, outputs, rows: int = 4) -> Path | None:
+        """A sample grid of `outputs` (an eopose.model.EOPoseOutput) on `batch`."""
         if not self.enabled:
             return None
         sheet_rows = []
         for i in range(min(rows, len(batch["appearance"]))):
             valid = batch["valid"][i]
-            generated = outputs.get("output", outputs["warped_final"])[i]
+            generated = (outputs.output if outputs.output is not None else outputs.warped)[i]
             sheet_rows.append([draw_points(batch["appearance"][i], batch["points_a"][i], valid),
                                draw_points(batch["pose"][i], batch["points_p"][i], valid),
-                               outputs["warped_final"][i].float(), generated.float(), batch["target"][i]])
+                               outputs.warped[i].float(), generated.float(), batch["target"][i]])
         sheet = grid(sheet_rows, labels=GRID_LABELS)
         path = save_png(sheet, self.run_dir / "samples" / f"{stage}-{step:06d}.png")
         self._writer.add_image(f"{stage}/samples", np.asarray(sheet), global_step, dataformats="HWC")

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
+from eopose.model.eopose import EOPoseOutput
 from eopose.model.losses import lsgan_d_loss
+
+from .stages import Stage, loss_mix, tps_weight
 
 def to_device(batch: dict, device: torch.device) -> dict:
     """Move a batch to `device`; uint8 images and masks (PairSampleDataset(uint8=True)) become floats in [0,1]."""
@@ -28,36 +31,38 @@ def to_device(batch: dict, device: torch.device) -> dict:
 class StepResult:
     loss: torch.Tensor  # what the model's optimiser minimises
     terms: dict  # name -> detached value, for logging
-    outputs: dict  # the model's forward outputs
+    outputs: EOPoseOutput  # the model's forward outputs
 
 
-def model_losses(stage: str, model, discriminator, warp_loss, gen_loss, batch: dict, alphas=(1.0, 1.0)) -> StepResult:
-    """Forward pass and losses of one stage on one batch (no backward, no optimiser step)."""
-    with_generator = stage != "warp"
+def model_losses(config, stage: Stage, step: int, model, discriminator, warp_loss, gen_loss,
+                 batch: dict) -> StepResult:
+    """Forward pass and losses of `stage` at its `step` on one batch (no backward, no optimiser step)."""
     out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"], batch["valid"],
-                with_generator=with_generator)
+                with_generator=stage.with_generator)
+    alpha_warp, alpha_gen = loss_mix(config, stage)
     terms = {}
     loss = 0.0
-    if stage in ("warp", "e2e"):
-        warp_total, warp_terms = warp_loss(out["warp_output"], batch["target"], batch["points_a"], batch["points_p"],
-                                           batch["valid"], batch.get("flow_gt"), batch.get("flow_valid"))
+    if stage.with_warp_loss:
+        warp_total, warp_terms = warp_loss(out.warp, batch["target"], batch["points_a"], batch["points_p"],
+                                           batch["valid"], batch.get("flow_gt"), batch.get("flow_valid"),
+                                           tps_weight=tps_weight(config, stage, step))
         terms.update({f"warp/{k}": v for k, v in warp_terms.items()})
         terms["warp/total"] = warp_total.detach()
-        loss = loss + (alphas[0] if stage == "e2e" else 1.0) * warp_total
-    if with_generator:
-        fake_scores = discriminator(out["output"], out["heatmaps_p"])
-        gen_total, gen_terms = gen_loss(out["output"], batch["target"], fake_scores)
+        loss = loss + alpha_warp * warp_total
+    if stage.with_generator:
+        fake_scores = discriminator(out.output, out.heatmaps_p)
+        gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores)
         terms.update({f"gen/{k}": v for k, v in gen_terms.items()})
         terms["gen/total"] = gen_total.detach()
-        loss = loss + (alphas[1] if stage == "e2e" else 1.0) * gen_total
+        loss = loss + alpha_gen * gen_total
     terms["total"] = loss.detach()
     return StepResult(loss=loss, terms=terms, outputs=out)
 
 
-def discriminator_loss(discriminator, outputs: dict, batch: dict) -> torch.Tensor:
+def discriminator_loss(discriminator, outputs: EOPoseOutput, batch: dict) -> torch.Tensor:
     """LSGAN loss of the discriminator on real targets vs the (detached) generated images, both given Pp."""
-    heatmaps_p = outputs["heatmaps_p"].detach()
+    heatmaps_p = outputs.heatmaps_p.detach()
     # one forward over [real; fake] (InstanceNorm is per sample), so DDP sees one forward per backward
-    scores = discriminator(torch.cat([batch["target"], outputs["output"].detach()]), torch.cat([heatmaps_p] * 2))
+    scores = discriminator(torch.cat([batch["target"], outputs.output.detach()]), torch.cat([heatmaps_p] * 2))
     real, fake = scores.chunk(2)
     return lsgan_d_loss(real, fake)

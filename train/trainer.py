@@ -20,12 +20,14 @@ from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.splits import SPLITS, split_of_model
 from eopose.model.discriminator import PatchDiscriminator
 from eopose.model.eopose import EOPose
+from eopose.model.loading import build_model, read_checkpoint
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import STAGE_ORDER, TrainConfig
+from .checkpoint import rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
 from .distributed import World, all_reduce_mean
 from .run_log import RunLog
+from .stages import STAGE_ORDER, get_stage, selected_stages, set_trainable
 from .steps import discriminator_loss, model_losses, to_device
 
 
@@ -35,10 +37,6 @@ class TrainingError(RuntimeError):
 
 class NonFiniteLoss(TrainingError):
     """A NaN/inf loss stopped the run; the last good checkpoint is kept."""
-
-
-def build_model(config: TrainConfig) -> EOPose:
-    return EOPose(**vars(config.model), background=float(sum(config.data.background) / 3))
 
 
 def build_discriminator(config: TrainConfig) -> PatchDiscriminator:
@@ -55,16 +53,12 @@ def use_channels_last(model: EOPose, discriminator: PatchDiscriminator, device: 
         discriminator.to(memory_format=torch.channels_last)
 
 
-def stages_for(stage: str) -> tuple:
-    return STAGE_ORDER if stage == "all" else (stage,)
-
-
 class Trainer:
     def __init__(self, config: TrainConfig, data_dirs, run_dir, world: World, stage: str = "all",
                  resume: bool = False, vgg_weights=None):
         self.config, self.world = config, world
         self.run_dir = Path(run_dir)
-        self.stages = stages_for(stage)
+        self.stages = selected_stages(stage)
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         if self.checkpoint_path.exists() and not resume:
             raise TrainingError(f"{self.run_dir}: already holds a run; pass --resume to continue it or choose a new "
@@ -79,7 +73,7 @@ class Trainer:
                                          keypoint_method=config.data.keypoint_method, with_flow=wants_flow,
                                          split_fractions=config.data.split_fractions, uint8=True)
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
-        self.model = build_model(config).to(world.device)
+        self.model = build_model(config.model, config.data.background).to(world.device)
         self.discriminator = build_discriminator(config).to(world.device)
         use_channels_last(self.model, self.discriminator, world.device)
         vgg = None
@@ -91,7 +85,7 @@ class Trainer:
         self.gen_loss = GeneratorLoss(vgg, config.gen_loss)
         # completed: stages finished in this run folder (any invocation); stage/step: the one in progress
         self.progress = {"completed": [], "stage": None, "step": 0, "global_step": 0}
-        self.resume_state = load_checkpoint(self.checkpoint_path) if resume else None
+        self.resume_state = read_checkpoint(self.checkpoint_path) if resume else None
         if self.resume_state is not None:
             self.model.load_state_dict(self.resume_state["model"])
             self.discriminator.load_state_dict(self.resume_state["discriminator"])
@@ -181,13 +175,14 @@ class Trainer:
         self.log.close()
         return final
 
-    def _run_stage(self, stage: str) -> None:
+    def _run_stage(self, name: str) -> None:
         config, world = self.config, self.world
-        if self.progress["stage"] != stage:  # a new stage (a checkpoint inside another one restarts at 0 here)
-            self.progress.update(stage=stage, step=0)
-        params = self.model.set_stage(stage)
+        stage = get_stage(name)
+        if self.progress["stage"] != name:  # a new stage (a checkpoint inside another one restarts at 0 here)
+            self.progress.update(stage=name, step=0)
+        params = set_trainable(self.model, stage)
         optimisers = {"model": torch.optim.Adam(params, lr=config.optim.lr, betas=config.optim.betas)}
-        if stage != "warp":
+        if stage.with_discriminator:
             optimisers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.optim.lr,
                                                            betas=config.optim.betas)
         if self.resume_state is not None:
@@ -197,28 +192,25 @@ class Trainer:
             set_rng_state(self.resume_state["rng"])
             self.resume_state = None
         model = self._wrap(self.model)
-        discriminator = self._wrap(self.discriminator) if stage != "warp" else None
-        alphas = (config.optim.e2e_alpha_warp, config.optim.e2e_alpha_gen)
-        total = config.steps(stage)
-        per_rank = self._per_rank_batch(stage)
-        self.log.note(f"stage {stage}: {total} steps, batch {per_rank * world.size} "
+        discriminator = self._wrap(self.discriminator) if stage.with_discriminator else None
+        total = config.steps(name)
+        per_rank = self._per_rank_batch(name)
+        self.log.note(f"stage {name}: {total} steps, batch {per_rank * world.size} "
                       f"({world.size} process{'es' if world.size > 1 else ''}), {len(self.dataset)} training samples")
-        bar = tqdm(total=total, initial=self.progress["step"], desc=f"train {stage}", unit="step",
+        bar = tqdm(total=total, initial=self.progress["step"], desc=f"train {name}", unit="step",
                    disable=not world.is_main, dynamic_ncols=True)
         while self.progress["step"] < total:
-            for batch in self._loader(stage, self.progress["step"], per_rank):
+            for batch in self._loader(name, self.progress["step"], per_rank):
                 step = self.progress["step"]
-                # the TPS loss is "initial" (paper 3.2): it guides the warp stage's first steps only
-                self.warp_loss.weights.tps = config.warp_loss.tps if (
-                    stage == "warp" and step < config.warp_loss.tps_warmup_steps) else 0.0
                 batch = to_device(batch, world.device)
                 with self._autocast():
-                    result = model_losses(stage, model, discriminator, self.warp_loss, self.gen_loss, batch, alphas)
+                    result = model_losses(config, stage, step, model, discriminator, self.warp_loss, self.gen_loss,
+                                          batch)
                 if not torch.isfinite(result.loss):
                     bar.close()
                     kept = (f"the last good checkpoint is kept at {self.checkpoint_path}"
                             if self.checkpoint_path.exists() else "no checkpoint had been written yet")
-                    raise NonFiniteLoss(f"non-finite loss at stage {stage} step {step} "
+                    raise NonFiniteLoss(f"non-finite loss at stage {name} step {step} "
                                         f"({ {k: float(v) for k, v in result.terms.items()} }); {kept}")
                 optimisers["model"].zero_grad(set_to_none=True)
                 result.loss.backward()
@@ -232,14 +224,14 @@ class Trainer:
                     result.terms["disc/lsgan"] = d_loss.detach()
                 self.progress["step"] += 1
                 self.progress["global_step"] += 1
-                self._after_step(stage, result, batch, optimisers, bar, total)
+                self._after_step(name, result, batch, optimisers, bar, total)
                 if self.progress["step"] >= total:
                     break
         bar.close()
-        self.progress["completed"].append(stage)
+        self.progress["completed"].append(name)
         self.progress.update(stage=None, step=0)
         self._save(optimisers)
-        self._save(optimisers, f"{stage}.pt")
+        self._save(optimisers, f"{name}.pt")
 
     def _after_step(self, stage, result, batch, optimisers, bar, total) -> None:
         run, step, global_step = self.config.run, self.progress["step"], self.progress["global_step"]

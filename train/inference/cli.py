@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 from eopose.dataset.keypoints.backbones import PRESETS, MissingWeightsError
 
-from .config import ConfigError
-from .evaluate import EvaluationError
+from eopose.model.loading import CheckpointError
+
+from ..config import ConfigError
+from ..evaluation.evaluate import EvaluationError
 from .repose import Reposer, ReposeError, load_rgba, save_outputs
 
 
@@ -91,7 +93,8 @@ def main(argv=None) -> int:
             written = save_outputs(result, out, args.show_keypoints)
             print(f"repose: {out} ({int(result.valid.sum())} keypoint pairs; foreground: {appearance.name} "
                   f"{how_a}, {pose.name} {how_p})" + (f"; keypoints {written[1]}" if len(written) > 1 else ""))
-    except (ReposeError, MissingWeightsError, EvaluationError, ConfigError, FileNotFoundError, ValueError) as error:
+    except (ReposeError, MissingWeightsError, EvaluationError, ConfigError, CheckpointError, FileNotFoundError,
+            ValueError) as error:
         print(f"repose: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -21,12 +21,12 @@ from tqdm import tqdm
 
 from eopose.dataset.pairs import PairSampleDataset
 
+from eopose.model.loading import load_trained, warp_fill
+
+from ..config import TrainConfig, config_from_dict
 from .baselines import METHODS, predict
-from .checkpoint import load_checkpoint
-from .config import TrainConfig, config_from_dict
 from .metric_models import Status, frechet_distance, load_metric
 from .metrics import SILHOUETTE_THRESHOLD, end_point_error, masked_l1, psnr, silhouette_iou, ssim
-from .trainer import build_model
 
 ALL = "All together"  # the paper's Table 1 row over every category
 # name: (label, better, definition); the order is the report's column order (the paper's three first)
@@ -76,16 +76,10 @@ class EvalResult:
     examples: list = field(default_factory=list)
 
 
-def load_trained(path, device) -> tuple[torch.nn.Module, TrainConfig]:
-    """The EOPose model of a train-eopose checkpoint (eval mode) and its training config."""
-    state = load_checkpoint(path)
-    if "model" not in state or "config" not in state:
-        raise EvaluationError(f"{path}: not a train-eopose checkpoint (needs 'model' and 'config'); "
-                              f"pass a run's checkpoints/final.pt")
-    config = config_from_dict(state["config"], path)
-    model = build_model(config)
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), config
+def load_for_evaluation(path, device) -> tuple[torch.nn.Module, TrainConfig]:
+    """The trained EOPose of a checkpoint (eval mode, eopose.model.loading) and its training config."""
+    model, config = load_trained(path, device)
+    return model, config_from_dict(config, path)
 
 
 def _samples(settings: EvalSettings, config: TrainConfig) -> Subset:
@@ -120,9 +114,9 @@ def _fid_cell(features: dict, method: str, rows: np.ndarray, status: Status) -> 
 
 def evaluate(settings: EvalSettings) -> EvalResult:
     device = torch.device(settings.device)
-    model, config = load_trained(settings.checkpoint, device)
+    model, config = load_for_evaluation(settings.checkpoint, device)
     samples = _samples(settings, config)
-    background = float(sum(config.data.background) / 3)  # the model's warp fill (trainer.build_model)
+    background = warp_fill(config.data.background)
     lpips_metric, lpips_status = load_metric("lpips", device, settings.lpips_weights)
     inception, fid_status = load_metric("fid", device, settings.fid_weights)
     scores = {method: {name: [] for name in METRICS if name != "fid"} for method in METHODS}

@@ -33,10 +33,10 @@ from scipy.ndimage import binary_fill_holes
 from eopose.dataset.contact_sheet import grid, save_png
 from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.cli import build_method
-from eopose.dataset.pairs import composite
+from eopose.dataset.compositing import composite
 
-from .evaluate import load_trained
-from .report import display_scale, with_points
+from ..evaluation.evaluate import load_for_evaluation
+from ..evaluation.report import display_scale, with_points
 
 BORDER = 2  # px of the image border whose median colour is the background estimate
 BACKGROUND_TOLERANCE = 0.1  # max-channel difference from the background colour, as a fraction of 255
@@ -112,7 +112,7 @@ class Reposer:
     def __init__(self, checkpoint, method: str | None = None, weights=None, preset: str | None = None,
                  load_size: int | None = None, device: str = "cpu", seed: int = 0):
         self.device = torch.device(device)
-        self.model, self.config = load_trained(checkpoint, self.device)
+        self.model, self.config = load_for_evaluation(checkpoint, self.device)
         trained_with = self.config.data.keypoint_method
         self.method_name = method or (trained_with if trained_with in ("dino", "dinov2") else "dino")
         self.note = None if self.method_name == trained_with else (
@@ -141,7 +141,7 @@ class Reposer:
         torch.manual_seed(self.seed)  # the generator's noise injection
         result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None])
         side = square_a.shape[0]
-        square_out = F.interpolate(result["output"].clamp(0, 1), size=(side, side), mode="bilinear",
+        square_out = F.interpolate(result.output.clamp(0, 1), size=(side, side), mode="bilinear",
                                    antialias=True, align_corners=False)[0]
         left, top, width, height = box
         crop = square_out[:, top:top + height, left:left + width]

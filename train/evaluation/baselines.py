@@ -28,6 +28,6 @@ def predict(model, batch: dict, tps_lambda: float, background: float) -> dict:
     result = model(appearance, batch["pose"], batch["points_a"], batch["points_p"], batch["valid"])
     flow_tps = tps_flow(batch["points_a"], batch["points_p"], batch["valid"], height, width, tps_lambda)
     return {"tps": (warp(appearance, flow_tps, fill=background), flow_tps),
-            "warp_only": (result["warped_final"], result["flow"]),
+            "warp_only": (result.warped, result.flow),
             "identity": (appearance, torch.zeros_like(flow_tps)),
-            "eopose": (result["output"].clamp(0, 1), None)}
+            "eopose": (result.output.clamp(0, 1), None)}

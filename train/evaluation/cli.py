@@ -3,7 +3,7 @@
     eval-eopose --checkpoint runs/demo/checkpoints/final.pt --data out/demo/vases --out reports/demo
     eval-eopose ... --lpips-weights alexnet-owt-7be5be79.pth --fid-weights weights-inception-2015-12-05-6726825d.pth
 
-Writes report.md, metrics.csv, metrics.json, report.html and examples.png into --out (see train/report.py).
+Writes report.md, metrics.csv, metrics.json, report.html and examples.png into --out (see eopose.train.evaluation.report).
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import torch
 
 from eopose.dataset.shard_format import DatasetFormatError
 
-from .config import ConfigError
+from eopose.model.loading import CheckpointError
+
+from ..config import ConfigError
 from .evaluate import EvalSettings, EvaluationError, evaluate
 from .report import write_report
 
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
                             examples=args.examples, seed=args.seed)
     try:
         result = evaluate(settings)
-    except (EvaluationError, DatasetFormatError, ConfigError, FileNotFoundError, ValueError) as error:
+    except (EvaluationError, DatasetFormatError, ConfigError, CheckpointError, FileNotFoundError,
+            ValueError) as error:
         print(f"eval-eopose: error: {error}", file=sys.stderr)
         return 2
     paths = write_report(result, args.out)

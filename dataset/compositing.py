@@ -1,0 +1,28 @@
+"""Alpha compositing, the one definition every stage uses: straight-alpha RGBA over a background colour.
+
+Renders are stored with straight (unpremultiplied) alpha (docs/dataset-format.md); the loader, the
+keypoint methods, contact sheets, previews and `repose` all see them composited onto a background with
+out = rgb * a + background * (1 - a), a = alpha / 255.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def composite_uint8(rgba: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
+    """uint8 RGBA [..., 4] over `background` (RGB 0..255, a colour or an image broadcastable to [..., 3])
+    -> uint8 RGB [..., 3], rounded."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    back = np.asarray(background, dtype=np.float32)
+    rgb = rgba[..., :3].astype(np.float32) * alpha + back * (1.0 - alpha)
+    return np.round(rgb).astype(np.uint8)
+
+
+def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 [..., H, W, 4] straight-alpha RGBA -> (rgb float [..., 3, H, W] in [0, 1] on `background` (RGB in
+    [0, 1]), alpha [..., 1, H, W])."""
+    pixels = torch.from_numpy(np.ascontiguousarray(rgba)).movedim(-1, -3).float().div_(255.0)
+    rgb, alpha = pixels[..., :3, :, :], pixels[..., 3:, :, :]
+    back = torch.as_tensor(background, dtype=torch.float32).view(3, 1, 1)
+    return rgb * alpha + back * (1.0 - alpha), alpha
