@@ -1,4 +1,4 @@
-"""The eopose shard format, version 1: the one module that writes, reads and validates dataset folders.
+"""The eopose shard format, version 2 (reads 1 and 2): the one module that writes, reads and validates dataset folders.
 
 A dataset folder holds `index.json` and `shard-XXXXX.h5` files; each shard is a table of
 quadruplets (rows along axis 0, one HDF5 chunk per row). Every field, dtype, shape, unit and
@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 FORMAT = "eopose-shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INDEX_NAME = "index.json"
 VIEW_NAMES = ("M1c1", "M1c2", "M2c1", "M2c2")
 # (appearance, pose, target) view indices of the four samples of a quadruplet (EOPose paper, 3.4.1):
@@ -30,6 +30,9 @@ SAMPLE_VIEWS = ((0, 3, 1), (1, 2, 0), (2, 1, 3), (3, 0, 2))
 # built into every HDF5 reader, while lzf is an h5py-only filter that other tools cannot open.
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 STR = "str"
+# NOCS <-> object frame. The object frame is normalised to a bounding sphere of radius 1 at the origin, so
+# it lies inside the cube [-1, 1]^3, mapped to the NOCS cube [0, 1]^3 (the `nocs_to_object` field).
+NOCS_TO_OBJECT = np.array([[2, 0, 0, -1], [0, 2, 0, -1], [0, 0, 2, -1], [0, 0, 0, 1]], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,14 @@ FIELDS = {
     "author": FieldSpec(STR, (2,)),
     "name": FieldSpec(STR, (2,)),
     "uri": FieldSpec(STR, (2,)),
+    "normals": FieldSpec(np.float16, (4, "H", "W", 3)),
+    "untextured": FieldSpec(np.bool_, (2,)),
+    "render_params": FieldSpec(STR, (4,)),
 }
+# The version that added each field (absent: 1). A shard of version v holds the fields added up to v;
+# every version listed in docs/dataset-format.md ("Versions") stays readable.
+ADDED_IN = {"normals": 2, "untextured": 2, "render_params": 2}
+READABLE_VERSIONS = (1, 2)
 KEYPOINT_FIELDS = {
     "points_a": FieldSpec(np.float32, (4, "k", 2)),
     "points_p": FieldSpec(np.float32, (4, "k", 2)),
@@ -76,6 +86,11 @@ KEYPOINT_FIELDS = {
 
 class DatasetFormatError(ValueError):
     """A dataset folder or shard that does not follow the format; the message is one line naming the file."""
+
+
+def fields_of_version(version: int) -> dict:
+    """name -> FieldSpec of the fields a shard of format `version` holds."""
+    return {name: spec for name, spec in FIELDS.items() if ADDED_IN.get(name, 1) <= version}
 
 
 def shard_name(index: int) -> str:
@@ -257,9 +272,10 @@ def read_index(dataset_dir) -> dict:
 
 
 def _check_version(path: Path, version) -> None:
-    if version != FORMAT_VERSION:
-        raise DatasetFormatError(f"{path}: format version {version}, this eopose reads version {FORMAT_VERSION}; "
-                                 f"re-render the dataset or install the eopose release that wrote it")
+    if version not in READABLE_VERSIONS:
+        raise DatasetFormatError(f"{path}: format version {version}, this eopose reads versions "
+                                 f"{', '.join(map(str, READABLE_VERSIONS))}; re-render the dataset or install the "
+                                 f"eopose release that wrote it")
 
 
 def _open_shard(path: Path) -> h5py.File:
@@ -278,7 +294,7 @@ def check_shard_schema(path: Path, handle: h5py.File) -> None:
         raise DatasetFormatError(f"{path}: not an eopose shard (format attribute {handle.attrs.get('format')!r})")
     _check_version(path, handle.attrs.get("format_version"))
     rows, height, width = (int(handle.attrs[key]) for key in ("rows", "height", "width"))
-    for name, spec in FIELDS.items():
+    for name, spec in fields_of_version(int(handle.attrs["format_version"])).items():
         if name not in handle:
             raise DatasetFormatError(f"{path}: missing field '{name}'; re-render this shard")
         dataset = handle[name]
@@ -298,7 +314,15 @@ def check_shard_schema(path: Path, handle: h5py.File) -> None:
                                          f"re-run build-keypoint-cache --method {method}")
 
 
+def _require_fields(handle: h5py.File, fields) -> None:
+    missing = [name for name in fields if name not in handle]
+    if missing:
+        raise DatasetFormatError(f"{handle.filename}: format version {handle.attrs['format_version']} shard has no "
+                                 f"field {', '.join(map(repr, missing))}; re-render it with this eopose")
+
+
 def _read_row(handle: h5py.File, row: int, fields) -> dict:
+    _require_fields(handle, fields)
     record = {}
     for name in fields:
         dataset = handle[name]
@@ -310,6 +334,7 @@ def _read_row(handle: h5py.File, row: int, fields) -> dict:
 
 
 def _read_columns(handle: h5py.File, fields) -> dict:
+    _require_fields(handle, fields)
     out = {}
     for name in fields:
         dataset = handle[name]
@@ -372,10 +397,12 @@ class QuadDataset:
         return shard, int(index - self._offsets[shard])
 
     def read(self, index: int, fields=None) -> dict:
-        """Fields of quadruplet `index` (all by default, plus `keypoints/<method>/<name>` when stored)."""
+        """Fields of quadruplet `index` (all its shard's version holds by default, plus
+        `keypoints/<method>/<name>` when stored)."""
         shard, row = self.locate(index)
         handle = self._handle(shard)
-        record = _read_row(handle, row, FIELDS if fields is None else fields)
+        record = _read_row(handle, row, fields_of_version(int(handle.attrs["format_version"]))
+                           if fields is None else fields)
         if fields is None:
             for method, group in handle.get("keypoints", {}).items():
                 for name in KEYPOINT_FIELDS:

@@ -13,13 +13,11 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .geometry import pixel_centres
-from .shard_format import shard_name, update_index, write_shard
+from .shard_format import NOCS_TO_OBJECT, shard_name, update_index, write_shard
 from .splits import split_of_model
 
 CAMERA_DISTANCE = 4.0  # camera on -Y looking at the origin, like the renderer's
 FOCAL_FACTOR = 1.7  # focal length in units of image width: a unit sphere at distance 4 fills ~85% of the frame
-# object -> NOCS for a model inside the unit sphere: nocs = X / 2 + 0.5, so X = 2 nocs - 1
-NOCS_TO_OBJECT = np.array([[2, 0, 0, -1], [0, 2, 0, -1], [0, 0, 2, -1], [0, 0, 0, 1]], dtype=np.float32)
 
 
 def camera(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,8 +66,9 @@ def render_ellipsoid(axes, rotation: np.ndarray, palette: np.ndarray, height: in
     colour = _texture(nocs, palette) * shade[..., None]
     rgba = np.concatenate([colour, np.full((height, width, 1), 255.0)], -1) * hit[..., None]
     depth = np.where(hit, t, 0.0)  # rays have camera z = 1, so the ray parameter is the camera depth
+    normals = np.where(hit[..., None], normal_world @ extrinsics[:3, :3].T, 0.0)  # camera frame
     return {"rgba": np.round(rgba).astype(np.uint8), "mask": hit.astype(np.uint8),
-            "depth": depth.astype(np.float16), "nocs": nocs.astype(np.float16),
+            "depth": depth.astype(np.float16), "nocs": nocs.astype(np.float16), "normals": normals.astype(np.float16),
             "intrinsics": intrinsics, "extrinsics": extrinsics}
 
 
@@ -86,9 +85,9 @@ def _model(rng: np.random.Generator):
 def make_quadruplet_rows(count: int, height: int, width: int, seed: int = 0, category: str = "ellipsoids",
                          first_quad: int = 0, angle_range=(30.0, 180.0)) -> dict:
     """`count` quadruplet rows of two distinct ellipsoid models under two shared random rotations."""
-    rows = {name: [] for name in ("rgba", "mask", "depth", "nocs", "rotations", "euler_deg", "nocs_to_object",
+    rows = {name: [] for name in ("rgba", "mask", "depth", "nocs", "normals", "rotations", "euler_deg", "nocs_to_object",
                                   "intrinsics", "extrinsics", "quad_index", "seed", "category", "model_id",
-                                  "source", "license", "author", "name", "uri")}
+                                  "source", "license", "author", "name", "uri", "untextured", "render_params")}
     for quad in range(first_quad, first_quad + count):
         rng = np.random.default_rng([seed, quad])
         first = int(rng.integers(10_000))
@@ -101,8 +100,10 @@ def make_quadruplet_rows(count: int, height: int, width: int, seed: int = 0, cat
         euler = rng.uniform(*angle_range, size=(2, 3))
         rotations = Rotation.from_euler("xyz", euler, degrees=True).as_matrix()
         views = [render_ellipsoid(models[m][0], rotations[c], models[m][1], height, width) for m in (0, 1) for c in (0, 1)]
-        for name in ("rgba", "mask", "depth", "nocs"):
+        for name in ("rgba", "mask", "depth", "nocs", "normals"):
             rows[name].append(np.stack([view[name] for view in views]))
+        rows["untextured"].append([False, False])
+        rows["render_params"].append(['{"renderer": "eopose.dataset.synthetic"}'] * 4)
         rows["rotations"].append(rotations)
         rows["euler_deg"].append(euler)
         rows["nocs_to_object"].append(np.stack([NOCS_TO_OBJECT] * 2))
@@ -119,7 +120,7 @@ def make_quadruplet_rows(count: int, height: int, width: int, seed: int = 0, cat
         rows["name"].append([f"ellipsoid {int(s)}" for s in model_seeds])
         rows["uri"].append([f"eopose://synthetic/{i}" for i in ids])
     return {name: np.stack(value) if name not in ("category", "model_id", "source", "license", "author", "name",
-                                                  "uri") else value
+                                                  "uri", "render_params") else value
             for name, value in rows.items()}
 
 

@@ -1,6 +1,7 @@
-"""Blender (bpy) side of the renderer: one fixed scene per worker process (camera, world-fixed
-lights, explicit Cycles and colour-management settings), model import with clean-up and
-bounding-sphere normalisation, RGBA rendering, and reset between models.
+"""Blender (bpy) side of the renderer, the backend that applies `RenderSettings` (Cycles and
+colour-management settings) and per-quadruplet `Lighting` / `Camera` draws to one scene per worker
+process: model import with clean-up, texture checks and bounding-sphere normalisation, RGBA
+rendering, a read-back of the lights and camera Blender rendered with, and reset between models.
 
 Only imported inside worker processes (bpy is heavy and not fork-safe).
 """
@@ -17,7 +18,8 @@ import numpy as np
 from mathutils import Matrix, Vector
 from PIL import Image
 
-from eopose.render import camera
+from eopose.render import camera, lighting
+from eopose.render.settings import RenderSettings
 from eopose.render.sources import ModelError
 
 IMPORTERS = {
@@ -28,13 +30,12 @@ IMPORTERS = {
     ".stl": lambda p: bpy.ops.wm.stl_import(filepath=p),
 }
 KEEP_TYPES = {"MESH", "EMPTY", "ARMATURE"}  # cameras, lights, probes etc. that assets carry go
-# World-fixed lights: (name, direction the light comes from, strength W/m^2, angle deg).
-LIGHTS = (
-    ("key", (-0.6, -1.0, 1.2), 3.0, 10.0),
-    ("fill", (1.0, -0.6, 0.3), 1.2, 20.0),
-    ("rim", (0.3, 1.0, 0.8), 1.5, 10.0),
-)
-WORLD_GREY = 0.35  # ambient from the (invisible, film_transparent) world
+# Texture checks: colour images are read at most this many pixels (downscaled copies beyond), and a
+# colour texture whose every pixel is within TOLERANCE of black or of magenta (the placeholder colour
+# of tools that lost an image) counts as missing.
+CHECK_PIXELS = 256 * 256
+TOLERANCE = 0.02
+PLACEHOLDERS = {"black": (0.0, 0.0, 0.0), "magenta": (1.0, 0.0, 1.0)}
 
 
 @dataclass
@@ -42,19 +43,23 @@ class LoadedModel:
     verts: np.ndarray  # [V,3] object frame (normalised, canonical rotation applied)
     tris: np.ndarray  # [T,3] int
     objects: list  # bpy objects to delete on unload
+    untextured: bool = False  # textures missing, rendered anyway (allow_untextured)
 
 
 class Scene:
-    """The worker's Blender scene. `render(rotation_euler_deg, seed)` renders the loaded model."""
+    """The worker's Blender scene. `apply(lighting, camera)` sets a quadruplet's lights and camera,
+    `load(path)` imports a model, `render(rotation_euler_deg, seed)` renders it."""
 
-    def __init__(self, resolution: int, samples: int, threads: int, device: str = "auto"):
+    def __init__(self, settings: RenderSettings, threads: int):
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        self.resolution = resolution
+        self.settings = settings
+        self.resolution = settings.resolution
         self.scene = bpy.context.scene
         self._tmp = _scratch_dir()
-        self.device = self._setup_render(samples, threads, device)
+        self.device = self._setup_render(settings, threads)
         self._setup_world()
         self._setup_camera()
+        self.apply(lighting.FIXED, camera.FIXED)
         self.root = bpy.data.objects.new("eopose_rotation", None)  # rotation c
         self.norm = bpy.data.objects.new("eopose_normalise", None)  # centre/scale/canonical
         self.scene.collection.objects.link(self.root)
@@ -63,7 +68,7 @@ class Scene:
         self.root.rotation_mode = "XYZ"
         self.model: LoadedModel | None = None
 
-    def _setup_render(self, samples, threads, device):
+    def _setup_render(self, settings: RenderSettings, threads: int):
         s, r = self.scene, self.scene.render
         r.engine = "CYCLES"
         r.resolution_x = r.resolution_y = self.resolution
@@ -76,23 +81,24 @@ class Scene:
         r.use_sequencer = False
         r.use_persistent_data = False
         c = s.cycles
-        c.samples = samples
+        c.samples = settings.samples
         c.use_adaptive_sampling = False
         c.use_denoising = True
-        c.denoiser = "OPENIMAGEDENOISE"
-        c.denoising_prefilter = "FAST"  # ~0.8 s/view at 256^2, 32 spp (BRIEF.md figures)
-        c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        c.denoiser = settings.denoiser
+        c.denoising_prefilter = settings.denoising_prefilter
+        c.denoising_input_passes = settings.denoising_input_passes
         c.use_animated_seed = False
-        c.pixel_filter_type = "BLACKMAN_HARRIS"
-        c.filter_width = 1.5
-        c.max_bounces, c.diffuse_bounces, c.glossy_bounces = 6, 3, 3
-        c.transmission_bounces, c.transparent_max_bounces = 6, 8
+        c.pixel_filter_type = settings.pixel_filter
+        c.filter_width = settings.filter_width
+        c.max_bounces, c.diffuse_bounces = settings.max_bounces, settings.diffuse_bounces
+        c.glossy_bounces, c.transmission_bounces = settings.glossy_bounces, settings.transmission_bounces
+        c.transparent_max_bounces = settings.transparent_max_bounces
         c.caustics_reflective = c.caustics_refractive = False
-        c.device = "GPU" if device in ("auto", "gpu") and _enable_gpu() else "CPU"
+        c.device = "GPU" if settings.device in ("auto", "gpu") and _enable_gpu() else "CPU"
         vs = s.view_settings
-        s.display_settings.display_device = "sRGB"
-        vs.view_transform = "Standard"
-        vs.look = "None"
+        s.display_settings.display_device = settings.display_device
+        vs.view_transform = settings.view_transform
+        vs.look = settings.look
         vs.exposure = 0.0
         vs.gamma = 1.0
         s.sequencer_colorspace_settings.name = "sRGB"
@@ -107,41 +113,90 @@ class Scene:
     def _setup_world(self):
         world = bpy.data.worlds.new("eopose_world")
         world.use_nodes = True
-        bg = world.node_tree.nodes["Background"]
-        bg.inputs["Color"].default_value = (WORLD_GREY, WORLD_GREY, WORLD_GREY, 1.0)
-        bg.inputs["Strength"].default_value = 1.0
+        nodes = world.node_tree.nodes
+        self._background = nodes["Background"]
+        self._environment = nodes.new("ShaderNodeTexEnvironment")
+        self._mapping = nodes.new("ShaderNodeMapping")
+        world.node_tree.links.new(nodes.new("ShaderNodeTexCoord").outputs["Generated"], self._mapping.inputs["Vector"])
+        world.node_tree.links.new(self._mapping.outputs["Vector"], self._environment.inputs["Vector"])
         self.scene.world = world
-        for name, direction, strength, angle in LIGHTS:
-            light = bpy.data.lights.new(name, "SUN")
-            light.energy = strength
-            light.angle = np.deg2rad(angle)
-            obj = bpy.data.objects.new(name, light)
-            # A sun shines along its local -Z; point -Z away from `direction`.
-            d = np.asarray(direction, float)
-            obj.rotation_mode = "QUATERNION"
-            obj.rotation_quaternion = Vector(-d / np.linalg.norm(d)).to_track_quat("-Z", "Y")
-            self.scene.collection.objects.link(obj)
+        self._lights: dict = {}
 
     def _setup_camera(self):
         cam = bpy.data.cameras.new("eopose_camera")
         cam.type = "PERSP"
         cam.sensor_fit = "HORIZONTAL"
         cam.sensor_width = camera.SENSOR_WIDTH_MM
-        cam.lens = camera.lens_mm()
-        cam.shift_x = cam.shift_y = 0.0
         cam.clip_start, cam.clip_end = 0.1, 100.0
         obj = bpy.data.objects.new("eopose_camera", cam)
-        m = np.eye(4)
-        m[:3, :3] = camera.camera_to_world_blender()
-        m[:3, 3] = camera.location()
-        obj.matrix_world = Matrix(m.tolist())
         self.scene.collection.objects.link(obj)
         self.scene.camera = obj
 
+    def apply(self, rig: lighting.Lighting, view: camera.Camera) -> None:
+        """Light and frame the scene for one quadruplet (all four of its views)."""
+        self.apply_lighting(rig)
+        cam = self.scene.camera
+        cam.data.lens = view.lens_mm()
+        cam.data.shift_x, cam.data.shift_y = view.shift_x, view.shift_y
+        m = np.eye(4)
+        m[:3, :3] = view.camera_to_world_blender()
+        m[:3, 3] = view.location()
+        cam.matrix_world = Matrix(m.tolist())
+
+    def apply_lighting(self, rig: lighting.Lighting) -> None:
+        for light in rig.lights:
+            if light.name not in self._lights:
+                obj = bpy.data.objects.new(light.name, bpy.data.lights.new(light.name, "SUN"))
+                obj.rotation_mode = "QUATERNION"
+                self.scene.collection.objects.link(obj)
+                self._lights[light.name] = obj
+            obj = self._lights[light.name]
+            obj.data.energy = light.strength
+            obj.data.angle = np.deg2rad(light.angle_deg)
+            obj.data.color = light.colour()
+            # A sun shines along its local -Z; point -Z away from `direction`.
+            obj.rotation_quaternion = Vector([-c for c in light.direction]).to_track_quat("-Z", "Y")
+        links = self.scene.world.node_tree.links
+        for link in list(self._background.inputs["Color"].links):
+            links.remove(link)
+        if rig.hdri:
+            path = os.path.join(self.settings.hdri_dir, rig.hdri)
+            self._environment.image = bpy.data.images.load(path, check_existing=True)
+            self._mapping.inputs["Rotation"].default_value = (0.0, 0.0, np.deg2rad(rig.hdri_rotation_deg))
+            links.new(self._environment.outputs["Color"], self._background.inputs["Color"])
+        self._background.inputs["Color"].default_value = (rig.world_grey, rig.world_grey, rig.world_grey, 1.0)
+        self._background.inputs["Strength"].default_value = rig.world_strength
+        bpy.context.view_layer.update()
+
+    def describe(self) -> dict:
+        """The lights, world and camera as Blender holds them now (read back, not as requested), rounded
+        to 6 decimals: what a view was rendered with."""
+        def r(values):
+            return [round(float(v), 6) for v in values]
+
+        cam = self.scene.camera
+        world = self._background
+        hdri = world.inputs["Color"].is_linked and self._environment.image is not None
+        return {
+            "lighting": {"lights": [{"name": name, "direction": r(obj.matrix_world.col[2][:3]),
+                                     "strength": round(obj.data.energy, 6), "angle_deg": round(np.rad2deg(obj.data.angle), 6),
+                                     "colour": r(obj.data.color)} for name, obj in sorted(self._lights.items())],
+                         "world_grey": round(world.inputs["Color"].default_value[0], 6),
+                         "world_strength": round(world.inputs["Strength"].default_value, 6),
+                         "hdri": os.path.basename(self._environment.image.filepath) if hdri else "",
+                         "hdri_rotation_deg": round(np.rad2deg(self._mapping.inputs["Rotation"].default_value[2]), 6)
+                         if hdri else 0.0},
+            "camera": {"location": r(cam.matrix_world.col[3][:3]), "lens_mm": round(cam.data.lens, 6),
+                       "sensor_width_mm": round(cam.data.sensor_width, 6), "shift_x": round(cam.data.shift_x, 6),
+                       "shift_y": round(cam.data.shift_y, 6)},
+        }
+
     # -- models -------------------------------------------------------------------------
 
-    def load(self, path: str, canonical_euler_deg=(0.0, 0.0, 0.0), max_faces: int = 2_000_000) -> LoadedModel:
-        """Import a mesh file, drop what it should not bring, normalise it under `self.norm`."""
+    def load(self, path: str, canonical_euler_deg=(0.0, 0.0, 0.0), max_faces: int = 2_000_000,
+             allow_untextured: bool = False) -> LoadedModel:
+        """Import a mesh file, drop what it should not bring, check its textures, normalise it under
+        `self.norm`. Missing textures raise ModelError('missing_texture') unless `allow_untextured`."""
         self.unload()
         if not os.path.exists(path):
             raise ModelError("missing_file", path)
@@ -174,6 +229,10 @@ class Scene:
             raise ModelError("no_faces")
         if faces > max_faces:
             raise ModelError("too_many_faces", str(faces))
+        problems = texture_problems(objects)
+        if problems and not allow_untextured:
+            raise ModelError("missing_texture", "; ".join(problems)[:300])
+        self.model.untextured = bool(problems)
         self.root.rotation_euler = (0.0, 0.0, 0.0)
         self.norm.matrix_basis = Matrix.Identity(4)
         verts, tris = self._world_mesh()
@@ -247,6 +306,59 @@ class Scene:
     def close(self) -> None:
         self.unload()
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def texture_problems(objects) -> list[str]:
+    """What is wrong with the textures of a model's materials: image files that were not found or
+    could not be read (Blender gives them size 0 x 0), colour textures that are entirely black or
+    magenta, constant magenta base colours. Empty when every texture loaded."""
+    problems, seen = [], set()
+    for obj in objects:
+        for slot in getattr(obj, "material_slots", ()):
+            material = slot.material
+            if material is None or not material.use_nodes or material.name in seen:
+                continue
+            seen.add(material.name)
+            for node in material.node_tree.nodes:
+                if node.type == "TEX_IMAGE" and node.image is not None:
+                    problem = _image_problem(node.image)
+                    if problem:
+                        problems.append(f"{material.name}: {problem}")
+                elif node.type == "BSDF_PRINCIPLED" and not node.inputs["Base Color"].is_linked:
+                    if _placeholder(np.asarray(node.inputs["Base Color"].default_value[:3])[None]) == "magenta":
+                        problems.append(f"{material.name}: base colour is magenta")
+    return sorted(set(problems))
+
+
+def _image_problem(image) -> str:
+    if tuple(image.size) == (0, 0):
+        where = image.filepath_from_user() or image.name
+        return f"image {where} not found or unreadable"
+    if image.colorspace_settings.is_data:  # normal, roughness, ... maps: no colour to judge
+        return ""
+    width, height = image.size
+    sample = image
+    if width * height > CHECK_PIXELS:
+        sample = image.copy()
+        sample.scale(int(np.sqrt(CHECK_PIXELS)), int(np.sqrt(CHECK_PIXELS)))
+    try:
+        channels = sample.channels
+        pixels = np.empty(len(sample.pixels), np.float32)
+        sample.pixels.foreach_get(pixels)
+    finally:
+        if sample is not image:
+            bpy.data.images.remove(sample)
+    pixels = pixels.reshape(-1, channels)
+    kind = _placeholder(pixels[:, :3] if channels >= 3 else np.repeat(pixels[:, :1], 3, axis=1))
+    return f"image {image.name} is entirely {kind}" if kind else ""
+
+
+def _placeholder(rgb: np.ndarray) -> str:
+    """'black' or 'magenta' when every colour [P,3] is that placeholder within TOLERANCE, else ''."""
+    for name, colour in PLACEHOLDERS.items():
+        if np.abs(rgb - np.asarray(colour)).max() <= TOLERANCE:
+            return name
+    return ""
 
 
 def _scratch_dir() -> str:

@@ -1,60 +1,92 @@
-"""Fixed render camera: intrinsics `K` and world->camera extrinsics `E` in the dataset's
-conventions (docs/dataset-format.md: OpenCV camera frame, pixel centres at `j + 0.5`).
+"""Render camera: intrinsics `K` and world->camera extrinsics `E` in the dataset's conventions
+(docs/dataset-format.md: OpenCV camera frame, pixel centres at `j + 0.5`), for the fixed camera and
+for per-quadruplet random cameras (`--camera random`).
 
 Pure numpy, so the dataset side and the tests can use it without Blender; `blender_scene`
 builds the Blender camera from the same numbers.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
-# The object is normalised to a bounding sphere of radius 1 at the origin. A camera at
-# distance DISTANCE sees that sphere under a half-angle asin(1/DISTANCE); the frame's
-# half-width is MARGIN times the sphere's tangent, so every rotation stays in frame.
-DISTANCE = 3.5
-ELEVATION_DEG = 15.0  # camera looks at the front (-Y) from slightly above
-MARGIN = 1.05
 SENSOR_WIDTH_MM = 36.0  # Blender's default sensor width; only the ratio lens/sensor matters
+# `--camera random` ranges (uniform). The object is normalised to a bounding sphere of radius 1 at the
+# origin; `margin` is the frame's half-width over the sphere's projected radius, so every rotation stays
+# in frame for any margin >= 1, and the in-plane shift is drawn within what that margin leaves free.
+RANDOM_DISTANCE = (2.5, 5.0)  # scene units (sphere radii)
+RANDOM_MARGIN = (1.05, 1.4)  # sets the focal length with the distance: a tight crop up to a loose one
+RANDOM_ELEVATION_DEG = (5.0, 30.0)
+SHIFT_USE = 0.9  # fraction of the free margin an in-plane shift may use
 
 
-def tan_half_fov() -> float:
-    """Tangent of the horizontal half field of view."""
-    return MARGIN / np.sqrt(DISTANCE**2 - 1.0)
+@dataclass(frozen=True)
+class Camera:
+    """A perspective camera looking at the origin from the front (-Y), `elevation_deg` above the
+    horizon, at `distance`; its image is offset in-plane by `shift_x/shift_y` (Blender's lens shift,
+    in units of the image width: the principal point moves by -shift_x * W, +shift_y * W)."""
+
+    distance: float = 3.5
+    elevation_deg: float = 15.0
+    margin: float = 1.05
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+
+    def tan_half_fov(self) -> float:
+        """Tangent of the horizontal half field of view: the sphere's silhouette cone has half-angle
+        asin(1/distance), and the frame is `margin` times wider."""
+        return self.margin / np.sqrt(self.distance**2 - 1.0)
+
+    def lens_mm(self) -> float:
+        return SENSOR_WIDTH_MM / 2.0 / self.tan_half_fov()
+
+    def location(self) -> np.ndarray:
+        """Camera centre in the world frame (Blender: +Z up; the category front faces -Y)."""
+        e = np.deg2rad(self.elevation_deg)
+        return np.array([0.0, -self.distance * np.cos(e), self.distance * np.sin(e)])
+
+    def camera_to_world_blender(self) -> np.ndarray:
+        """3x3 rotation of the Blender camera (looks along its -Z, up is its +Y) -> world."""
+        forward = -self.location() / np.linalg.norm(self.location())
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        up = np.cross(right, forward)
+        return np.stack([right, up, -forward], axis=1)
+
+    def extrinsics(self) -> np.ndarray:
+        """4x4 world -> OpenCV camera (x right, y down, z forward)."""
+        r_wc = np.diag([1.0, -1.0, -1.0]) @ self.camera_to_world_blender().T
+        e = np.eye(4)
+        e[:3, :3] = r_wc
+        e[:3, 3] = -r_wc @ self.location()
+        return e
+
+    def intrinsics(self, width: int, height: int) -> np.ndarray:
+        """3x3 K for square pixels and horizontal sensor fit; Blender's shift moves the principal point
+        by shift * (largest image side) (left for +shift_x, down the image for +shift_y)."""
+        f = width / 2.0 / self.tan_half_fov()
+        side = max(width, height)
+        return np.array([[f, 0.0, width / 2.0 - self.shift_x * side],
+                         [0.0, f, height / 2.0 + self.shift_y * side], [0.0, 0.0, 1.0]])
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lens_mm": self.lens_mm(), "sensor_width_mm": SENSOR_WIDTH_MM}
 
 
-def lens_mm() -> float:
-    return SENSOR_WIDTH_MM / 2.0 / tan_half_fov()
+FIXED = Camera()
 
 
-def location() -> np.ndarray:
-    """Camera centre in the world frame (Blender: +Z up; the category front faces -Y)."""
-    e = np.deg2rad(ELEVATION_DEG)
-    return np.array([0.0, -DISTANCE * np.cos(e), DISTANCE * np.sin(e)])
-
-
-def camera_to_world_blender() -> np.ndarray:
-    """3x3 rotation of the Blender camera (looks along its -Z, up is its +Y) -> world."""
-    forward = -location() / np.linalg.norm(location())
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
-    return np.stack([right, up, -forward], axis=1)
-
-
-def extrinsics() -> np.ndarray:
-    """4x4 world -> OpenCV camera (x right, y down, z forward)."""
-    r_wc = np.diag([1.0, -1.0, -1.0]) @ camera_to_world_blender().T
-    e = np.eye(4)
-    e[:3, :3] = r_wc
-    e[:3, 3] = -r_wc @ location()
-    return e
-
-
-def intrinsics(width: int, height: int) -> np.ndarray:
-    """3x3 K for square pixels, principal point at the image centre (Blender has no
-    shift here), horizontal sensor fit."""
-    f = width / 2.0 / tan_half_fov()
-    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+def draw_camera(mode: str, qseed: int) -> Camera:
+    """The quadruplet's camera: `fixed`, or `random` drawn from its seed within the ranges above."""
+    if mode == "fixed":
+        return FIXED
+    rng = np.random.default_rng([qseed, 3])
+    margin = float(rng.uniform(*RANDOM_MARGIN))
+    free = (1.0 - 1.0 / margin) / 2.0 * SHIFT_USE  # per axis: |shift| + sphere radius / width <= 1/2
+    shift = rng.uniform(-free, free, size=2)
+    return Camera(distance=float(rng.uniform(*RANDOM_DISTANCE)), elevation_deg=float(rng.uniform(*RANDOM_ELEVATION_DEG)),
+                  margin=margin, shift_x=float(shift[0]), shift_y=float(shift[1]))
 
 
 def euler_xyz_matrix(euler_deg) -> np.ndarray:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from eopose.dataset.shard_format import shard_files, shard_name, update_index
 from eopose.render import plan
+from eopose.render.lighting import hdri_files
+from eopose.render.settings import CAMERA_MODES, HDRI_EXTENSIONS, LIGHTING_MODES
 from eopose.render.run import FAILURES_NAME, Renderer, RunError, check_existing_settings, read_failures, remove_stale_temps
 from eopose.render.sources import SourceError, dir_models, procedural_models, read_manifest
 
@@ -50,6 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--num-shards", type=int, default=1, help="number of partitions of the run")
     p.add_argument("--angle-range", type=float, nargs=2, default=plan.ANGLE_RANGE_DEG, metavar=("LO", "HI"))
+    p.add_argument("--lighting", choices=LIGHTING_MODES, default="fixed",
+                   help="fixed: one light rig; studio / random: a light rig drawn per quadruplet (render/lighting.py)")
+    p.add_argument("--camera", choices=CAMERA_MODES, default="fixed",
+                   help="fixed, or random: distance, focal length, elevation and in-plane shift per quadruplet")
+    p.add_argument("--hdri-dir", help="folder of .hdr/.exr environment maps lighting studio/random quadruplets")
+    p.add_argument("--allow-untextured", action="store_true",
+                   help="render models whose textures are missing, flagged in the `untextured` column")
     p.add_argument("--max-faces", type=int, default=2_000_000, help="models with more faces are skipped")
     p.add_argument("--import-timeout", type=float, default=120.0, help="seconds to import one model")
     p.add_argument("--render-timeout", type=float, default=600.0, help="seconds to render one model's 2 views")
@@ -68,6 +77,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--shard-index must be in [0, --num-shards={opts.num_shards})")
     if opts.source == "dir" and not opts.mesh_dir:
         p.error("--source dir needs --mesh-dir DIR")
+    if opts.hdri_dir and opts.lighting == "fixed":
+        p.error("--hdri-dir needs --lighting studio or --lighting random")
+    if opts.hdri_dir and not (os.path.isdir(opts.hdri_dir) and hdri_files(opts.hdri_dir)):
+        p.error(f"--hdri-dir {opts.hdri_dir}: no {' or '.join(HDRI_EXTENSIONS)} files; pass a folder of "
+                f"environment maps or leave it out")
     return opts
 
 
@@ -111,6 +125,7 @@ def render(opts) -> dict:
         "rendered_quads": renderer.rendered, "shards_written": len(renderer.shards_written),
         "shards_skipped": len(shards) - len(pending), "failed_now": dict(renderer.failed_now),
         "failed_total": dict(collections.Counter(read_failures(opts.out).values())),
+        "untextured_models": len(renderer.untextured),
         "wall_s": wall, "render_s": renderer.render_seconds,
         "quads_per_min": renderer.rendered / wall * 60 if wall else 0.0,
         "overhead_ratio": wall / renderer.render_seconds if renderer.render_seconds else float("nan"),
@@ -122,7 +137,8 @@ def render(opts) -> dict:
               f"({summary['shards_skipped']} already present), {wall:.1f} s wall, "
               f"Blender {worker.get('blender', '-')} on {worker.get('device', '-')}, "
               f"{summary['quads_per_min']:.1f} quads/min; failed models now {summary['failed_now'] or 'none'}, "
-              f"in this folder {summary['failed_total'] or 'none'} ({FAILURES_NAME})", file=sys.stderr)
+              f"in this folder {summary['failed_total'] or 'none'} ({FAILURES_NAME}); "
+              f"rendered with missing textures {summary['untextured_models']}", file=sys.stderr)
     return summary
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eopose.dataset.publish.licenses import RULES, normalise
-from eopose.render.objaverse_source import OFFLINE_HINT, _configure, objaverse_models
+from eopose.render.objaverse_source import OFFLINE_HINT, configure, objaverse_models
 from eopose.render.sources import SourceError
 from eopose.render.up_axis import estimate_orientation, load_mesh
 
@@ -122,7 +122,7 @@ def _mark_consistency(models: list) -> None:
 
 def build_manifest(category: str, recipe: dict, base_dir=None) -> dict:
     """The manifest of `category` under `recipe` (see load_recipe); downloads only what passes the metadata."""
-    objaverse = _configure(base_dir)
+    objaverse = configure(base_dir)
     uids, rejected, metadata, absent = candidates(objaverse, recipe["lvis"], recipe["licenses"], recipe["max_faces"])
     count, models = recipe["count"], []
     with tqdm(total=len(uids), desc=f"check {category}", unit="model") as progress:

@@ -22,7 +22,8 @@ LVIS_NAMES = {
 OFFLINE_HINT = "use --source procedural (built-in assets) or --source dir --mesh-dir DIR (local meshes)"
 
 
-def _configure(base_dir):
+def configure(base_dir):
+    """The `objaverse` module with its cache rooted at `base_dir` (None: its default BASE_PATH)."""
     import objaverse
 
     if base_dir is not None:
@@ -35,7 +36,7 @@ def objaverse_models(category: str, manifest=None, base_dir=None, max_models: in
                      max_faces: int | None = None) -> list[ModelRecord]:
     """Records for the category's LVIS models (or the manifest's uids), GLBs in the local cache
     (downloaded when missing; models over `max_faces` by their metadata are not fetched). Raises SourceError in one line when Objaverse is unreachable."""
-    objaverse = _configure(base_dir)
+    objaverse = configure(base_dir)
     try:
         if manifest:
             uids = list(manifest["models"])

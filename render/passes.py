@@ -1,41 +1,54 @@
-"""Exact geometric passes: hard mask, depth and NOCS, computed analytically from the evaluated
-triangle mesh for the ray through every pixel centre.
+"""Exact geometric passes: hard mask, depth, NOCS and camera-space normals, computed analytically from
+the evaluated triangle mesh for the ray through every pixel centre.
 
 The ray through pixel centre `(j + 0.5, i + 0.5)` hits a triangle exactly when that centre lies
 inside the triangle's projection; the hit point's barycentric coordinates are the
 perspective-corrected screen barycentrics. So a vectorised z-buffer rasteriser that tests pixel
 centres is an exact ray caster (same result as `scene.ray_cast` per pixel, ~100x cheaper in
 numpy). Cycles' anti-aliased RGBA comes from the same mesh and camera, so the passes line up
-with the image; unlike filtered AOVs, no edge pixel blends foreground and background.
+with the image; unlike filtered AOVs, no edge pixel blends foreground and background. Normals are
+the hit triangle's geometric (flat) normal, turned towards the camera, from the same rasterisation.
 """
 from __future__ import annotations
 
 import numpy as np
 
-# NOCS <-> object frame. The object frame is normalised to a bounding sphere of radius 1 at the
-# origin, so it lies inside the cube [-1, 1]^3, mapped to the NOCS cube [0, 1]^3.
-NOCS_TO_OBJECT = np.array(
-    [[2.0, 0, 0, -1.0], [0, 2.0, 0, -1.0], [0, 0, 2.0, -1.0], [0, 0, 0, 1.0]]
-)
+from eopose.dataset.shard_format import NOCS_TO_OBJECT
+
+OBJECT_TO_NOCS = np.linalg.inv(NOCS_TO_OBJECT.astype(np.float64))
 _MAX_PAIRS = 1 << 22  # candidate (pixel, triangle) pairs per chunk: bounds peak memory (~300 MB)
 
 
 def object_to_nocs(points: np.ndarray) -> np.ndarray:
-    return (points + 1.0) / 2.0
+    return points @ OBJECT_TO_NOCS[:3, :3].T + OBJECT_TO_NOCS[:3, 3]
 
 
 def geometry_passes(verts_obj, tris, rotation, K, E, height, width):
-    """Mask (uint8), depth (float32, camera z, 0 on background) and NOCS (float32 [H,W,3], 0 on
-    background) for a mesh given in the object frame, rotated by `rotation` (object -> world),
-    seen by the camera (K, E world -> camera)."""
+    """Mask (uint8), depth (float32, camera z, 0 on background), NOCS (float32 [H,W,3], 0 on
+    background) and normals (float32 [H,W,3], camera frame, unit, facing the camera, 0 on background)
+    for a mesh given in the object frame, rotated by `rotation` (object -> world), seen by the camera
+    (K, E world -> camera)."""
     verts_obj = np.asarray(verts_obj, np.float64)
+    tris = np.asarray(tris)
     cam = verts_obj @ (E[:3, :3] @ rotation).T + E[:3, 3]
-    tri_id, bary, depth = rasterize(cam, np.asarray(tris), K, height, width)
+    tri_id, bary, depth = rasterize(cam, tris, K, height, width)
     mask = tri_id >= 0
     nocs = np.zeros((height, width, 3), np.float64)
-    corners = object_to_nocs(verts_obj)[np.asarray(tris)[tri_id[mask]]]  # [P,3 corners,3]
+    corners = object_to_nocs(verts_obj)[tris[tri_id[mask]]]  # [P,3 corners,3]
     nocs[mask] = np.einsum("pk,pkc->pc", bary[mask], corners)
-    return mask.astype(np.uint8), np.where(mask, depth, 0.0).astype(np.float32), nocs.astype(np.float32)
+    normals = np.zeros((height, width, 3), np.float64)
+    normals[mask] = _facing_normals(cam[tris[tri_id[mask]]], bary[mask])
+    return (mask.astype(np.uint8), np.where(mask, depth, 0.0).astype(np.float32), nocs.astype(np.float32),
+            normals.astype(np.float32))
+
+
+def _facing_normals(corners: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Unit geometric normals [P,3] of triangles (camera-frame corners [P,3,3]), flipped to face the
+    camera at the hit points (barycentrics [P,3]): n . x_cam < 0 (the camera sits at the origin)."""
+    n = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    hit = np.einsum("pk,pkc->pc", bary, corners)
+    return np.where((np.einsum("pc,pc->p", n, hit) > 0)[:, None], -n, n)
 
 
 def rasterize(cam, tris, K, height, width):

@@ -26,8 +26,9 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args(argv)
     from eopose.render.blender_scene import Scene  # bpy only in the process that renders
+    from eopose.render.settings import RenderSettings
 
-    scene = Scene(args.resolution, args.samples, threads=os.cpu_count() or 1)
+    scene = Scene(RenderSettings(resolution=args.resolution, samples=args.samples), threads=os.cpu_count() or 1)
     rows = []
     with tqdm(total=len(CATEGORIES) * args.per_category, desc="procedural sheet", unit="model") as bar:
         for category in CATEGORIES:

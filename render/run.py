@@ -22,9 +22,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from eopose.dataset.shard_format import shard_files, shard_name, write_shard
-from eopose.render import camera, plan
-from eopose.render.passes import NOCS_TO_OBJECT
+from eopose.dataset.shard_format import NOCS_TO_OBJECT, shard_files, shard_name, write_shard
+from eopose.render import camera, lighting, plan
+from eopose.render.settings import RenderSettings
 from eopose.render.worker import WorkerHandle
 
 FAILURES_NAME = "failures.jsonl"
@@ -35,17 +35,23 @@ class RunError(RuntimeError):
     """The run cannot go on (one-line message)."""
 
 
-def run_settings(opts, models) -> dict:
-    """Creation settings stored in every shard; identical for all partitions and reruns."""
+def render_settings(opts) -> RenderSettings:
+    """The run's render settings from the render-pairs options."""
+    return RenderSettings(resolution=opts.resolution, samples=opts.samples, device=opts.device,
+                          lighting=opts.lighting, camera=opts.camera,
+                          hdri_dir=str(Path(opts.hdri_dir).resolve()) if opts.hdri_dir else "")
+
+
+def run_settings(opts, models, render: RenderSettings) -> dict:
+    """Creation settings stored in every shard; identical for all partitions and reruns. The render
+    settings are the dataclass the Blender backend applies; per-view lights and camera are in each
+    row's `render_params`."""
     return {
         "renderer": "blender-cycles", "bpy": importlib.metadata.version("bpy"),
         "category": opts.category, "source": models[0].source if models else opts.source,
         "models": len(models), "num_quads": opts.num_quads, "quads_per_shard": opts.quads_per_shard,
-        "seed": opts.seed, "angle_range_deg": list(opts.angle_range), "resolution": opts.resolution,
-        "samples": opts.samples, "denoiser": "OPENIMAGEDENOISE prefilter FAST", "device": opts.device,
-        "view_transform": "Standard", "display": "sRGB", "pixel_filter": "BLACKMAN_HARRIS 1.5",
-        "camera": {"distance": camera.DISTANCE, "elevation_deg": camera.ELEVATION_DEG,
-                   "lens_mm": camera.lens_mm(), "sensor_width_mm": camera.SENSOR_WIDTH_MM},
+        "seed": opts.seed, "angle_range_deg": list(opts.angle_range), "allow_untextured": opts.allow_untextured,
+        "render": render.to_dict(),
     }
 
 
@@ -110,7 +116,9 @@ class Renderer:
         self.opts, self.models, self.out = opts, models, out_dir
         self.ids = [m.model_id for m in models]
         self.groups = plan.split_groups(self.ids)
-        self.settings = run_settings(opts, models)
+        self.render_settings = render_settings(opts)
+        self.settings = run_settings(opts, models, self.render_settings)
+        self.hdris = lighting.hdri_files(opts.hdri_dir) if opts.hdri_dir else []
         known = read_failures(out_dir)
         self.bad = {i for i, m in enumerate(models) if m.model_id in known}
         self.failed_now = collections.Counter()
@@ -121,6 +129,7 @@ class Renderer:
         self.rendered = 0
         self.shards_written = []
         self.rss_mb = []  # worker RSS after each quad, in completion order
+        self.untextured = set()  # ids of models rendered with missing textures (--allow-untextured)
         self.worker_info = {}  # Blender version, device, pid of the last worker that came up
 
     def _fail(self, index: int, reason: str, detail: str = "") -> None:
@@ -138,16 +147,18 @@ class Renderer:
         except plan.NoPairError as error:
             raise RunError(f"{self.opts.category}: {error}; see {self.out / FAILURES_NAME}") from None
         return {"quad": quad, "seed": qseed, "cycles_seed": plan.cycles_seed(qseed), "euler_deg": euler,
-                "rotations": rots, "pair": (m1, m2), "models": [self.models[m1], self.models[m2]]}
+                "rotations": rots, "pair": (m1, m2), "models": [self.models[m1], self.models[m2]],
+                "lighting": lighting.draw_lighting(self.render_settings.lighting, qseed, self.hdris),
+                "camera": camera.draw_camera(self.render_settings.camera, qseed)}
 
     def row(self, job: dict, result: dict) -> dict:
         res = self.opts.resolution
         pair = [self.models[i] for i in job["pair"]]
-        row = {k: result[k] for k in ("rgba", "mask", "depth", "nocs")}
+        row = {k: result[k] for k in ("rgba", "mask", "depth", "nocs", "normals", "untextured", "render_params")}
         row.update(rotations=job["rotations"].astype(np.float32), euler_deg=job["euler_deg"].astype(np.float32),
-                   nocs_to_object=np.stack([NOCS_TO_OBJECT] * 2).astype(np.float32),
-                   intrinsics=camera.intrinsics(res, res).astype(np.float32),
-                   extrinsics=camera.extrinsics().astype(np.float32),
+                   nocs_to_object=np.stack([NOCS_TO_OBJECT] * 2),
+                   intrinsics=job["camera"].intrinsics(res, res).astype(np.float32),
+                   extrinsics=job["camera"].extrinsics().astype(np.float32),
                    quad_index=np.int64(job["quad"]), seed=np.int64(job["seed"]), category=self.opts.category)
         for name in STRING_FIELDS:
             row[name] = [getattr(m, name) for m in pair]
@@ -156,7 +167,8 @@ class Renderer:
     def write(self, shard: int, rows: dict) -> None:
         quads = sorted(rows)
         columns = {name: [rows[q][name] for q in quads] for name in rows[quads[0]]}
-        columns = {name: (v if name in STRING_FIELDS + ("category",) else np.stack(v)) for name, v in columns.items()}
+        columns = {name: (v if name in STRING_FIELDS + ("category", "render_params") else np.stack(v))
+                   for name, v in columns.items()}
         write_shard(self.out / shard_name(shard), columns, self.settings)
         self.shards_written.append(shard)
 
@@ -168,8 +180,9 @@ class Renderer:
         buffers = {j: {} for j in shards}
         if not queue:
             return
-        config = {k: getattr(opts, k) for k in ("resolution", "samples", "threads", "device", "max_faces",
-                                                  "import_timeout", "render_timeout", "cache_dir")}
+        config = {k: getattr(opts, k) for k in ("threads", "max_faces", "import_timeout", "render_timeout",
+                                                  "cache_dir", "allow_untextured")}
+        config["settings"] = self.render_settings
         workers = [WorkerHandle(config) for _ in range(min(opts.workers, len(queue)))]
         bar = tqdm(total=len(queue), unit="quad", desc=f"render {opts.category}", dynamic_ncols=True,
                    disable=opts.quiet)
@@ -216,6 +229,7 @@ class Renderer:
         self.rss_mb.append(result["rss_mb"])
         j = shard_of[job["quad"]]
         buffers[j][job["quad"]] = self.row(job, result)
+        self.untextured.update(m.model_id for m, flag in zip(job["models"], result["untextured"]) if flag)
         if len(buffers[j]) == len(todo[j]):
             self.write(j, buffers.pop(j))
         self.rendered += 1

@@ -5,35 +5,24 @@ recycles it.
 Protocol (parent -> worker): a job dict per quadruplet, or None to stop. Worker -> parent:
 ("ready", info), ("loading", m), ("rendering", m), ("model_failed", m, reason, detail),
 ("done", rows). `m` is 0 for M1, 1 for M2; the parent uses the last stage message to blame the
-right model when the worker hangs past a timeout or dies (the process is then replaced).
-
-Test hook: EOPOSE_RENDER_FAULTS="model_id=crash,other_id=hang" makes the worker crash (SIGKILL
-itself) or hang while loading that model, to exercise fault isolation.
+right model when the worker hangs past a timeout or dies (the process is then replaced). A job
+carries the quadruplet's `Lighting` and `Camera`, applied once for its four views.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
-import signal
 import sys
 import time
 
 import numpy as np
 
-from eopose.render import camera, passes
+from eopose.render import passes
 from eopose.render.sources import ModelError, resolve_path
 
-FAULTS_ENV = "EOPOSE_RENDER_FAULTS"
 BPY_SCRIPTS = re.compile(r"/bpy/\d+\.\d+/scripts(/|$)")
-
-
-def _inject_fault(model_id: str) -> None:
-    faults = dict(item.split("=", 1) for item in os.environ.get(FAULTS_ENV, "").split(",") if "=" in item)
-    if faults.get(model_id) == "crash":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if faults.get(model_id) == "hang":
-        time.sleep(1e6)
 
 
 def worker_main(conn, config: dict) -> None:
@@ -48,7 +37,7 @@ def worker_main(conn, config: dict) -> None:
 
     from eopose.render.blender_scene import Scene
 
-    scene = Scene(config["resolution"], config["samples"], config["threads"], config["device"])
+    scene = Scene(config["settings"], config["threads"])
     conn.send(("ready", {"blender": bpy.app.version_string, "device": scene.device, "pid": os.getpid()}))
     try:
         while True:
@@ -68,15 +57,15 @@ def worker_main(conn, config: dict) -> None:
 
 def _render_quad(scene, job: dict, config: dict, conn):
     """Views M1c1, M1c2, M2c1, M2c2 with their passes, or None after reporting a failed model."""
-    res = config["resolution"]
-    K, E = camera.intrinsics(res, res), camera.extrinsics()
-    views, render_seconds = [], 0.0
+    res = scene.resolution
+    K, E = job["camera"].intrinsics(res, res), job["camera"].extrinsics()
+    scene.apply(job["lighting"], job["camera"])
+    views, untextured, render_seconds = [], [], 0.0
     for m, record in enumerate(job["models"]):
         conn.send(("loading", m))
         try:
-            _inject_fault(record.model_id)
             model = scene.load(resolve_path(record, config["cache_dir"]), record.canonical_euler_deg,
-                               config["max_faces"])
+                               config["max_faces"], config["allow_untextured"])
         except ModelError as error:
             conn.send(("model_failed", m, error.reason, error.detail))
             return None
@@ -84,12 +73,17 @@ def _render_quad(scene, job: dict, config: dict, conn):
             conn.send(("model_failed", m, "load_error", f"{type(error).__name__}: {error}"[:300]))
             return None
         conn.send(("rendering", m))
+        untextured.append(model.untextured)
         for c in range(2):
             rgba, seconds = scene.render(job["euler_deg"][c], job["cycles_seed"])
-            views.append((rgba, *passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res)))
+            params = json.dumps(scene.describe(), sort_keys=True)
+            views.append((rgba, *passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res),
+                          params))
             render_seconds += seconds
-    rgba, mask, depth, nocs = (np.stack(v) for v in zip(*views))
+    rgba, mask, depth, nocs, normals = (np.stack(v) for v in list(zip(*views))[:5])
     return {"rgba": rgba, "mask": mask, "depth": depth.astype(np.float16), "nocs": nocs.astype(np.float16),
+            "normals": normals.astype(np.float16), "render_params": [v[-1] for v in views],
+            "untextured": np.array(untextured),
             "render_seconds": render_seconds, "rss_mb": _rss_mb()}
 
 

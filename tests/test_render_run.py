@@ -87,7 +87,15 @@ def assert_same_datasets(a, b):
 def test_exact_reprojection_between_views(full_run):
     """Each foreground pixel's NOCS, mapped through the stored rotation and camera into the other
     view of the same model, lands where that view sees the same surface point."""
-    dataset = open_dataset(full_run)
+    errors = reprojection_errors(full_run)
+    print(f"reprojection error over {errors.size} pixels: mean {errors.mean():.4f} px, max {errors.max():.4f} px")
+    assert errors.size > 1000 and errors.max() < 0.5 and errors.mean() < 0.1
+
+
+def reprojection_errors(dataset_dir):
+    """Cross-view reprojection errors (px) of every quadruplet of a rendered folder; asserts on the way
+    that each view maps onto its own pixel centres and depth."""
+    dataset = open_dataset(dataset_dir)
     errors = []
     for i in range(len(dataset)):
         r = dataset[i]
@@ -119,16 +127,23 @@ def test_exact_reprojection_between_views(full_run):
             back, _ = geometry.project(geometry.nocs_to_world(nocs, r["nocs_to_object"][m], r["rotations"][c_dst]),
                                        r["intrinsics"], r["extrinsics"])
             errors.append(np.linalg.norm(back - uv, axis=-1)[ok])
-    errors = np.concatenate(errors)
-    print(f"reprojection error over {errors.size} pixels: mean {errors.mean():.4f} px, max {errors.max():.4f} px")
-    assert errors.size > 1000 and errors.max() < 0.5 and errors.mean() < 0.1
+    return np.concatenate(errors)
 
 
 def test_cycles_image_agrees_with_geometric_mask(full_run):
     """Cycles' anti-aliased alpha and the analytic hard mask come from one camera and mesh:
     same silhouette, same sub-pixel centroid (a half-pixel convention slip would move it by 0.5 px;
     the hard mask's aliasing alone moves it by up to ~0.1 px at 64x64)."""
-    dataset = open_dataset(full_run)
+    shifts = alpha_mask_shifts(full_run)
+    print(f"alpha vs mask centroid shift: mean {np.mean(shifts):+.4f} px, max |.| {np.abs(shifts).max():.4f} px")
+    assert np.abs(shifts).max() < 0.25 and abs(np.mean(shifts)) < 0.05
+    assert (full_run / "preview.png").stat().st_size > 0
+
+
+def alpha_mask_shifts(dataset_dir) -> list:
+    """Centroid shifts (px, x and y per view) between Cycles' alpha and the analytic mask; asserts on the
+    way that their silhouettes agree (IoU > 0.95) and that pairs stay within one split."""
+    dataset = open_dataset(dataset_dir)
     ys, xs = np.mgrid[:64, :64]
     shifts = []
     for i in range(len(dataset)):
@@ -139,9 +154,7 @@ def test_cycles_image_agrees_with_geometric_mask(full_run):
             assert iou > 0.95
             shifts += [(alpha * g).sum() / alpha.sum() - (mask * g).sum() / mask.sum() for g in (xs, ys)]
         assert len(set(r["model_id"])) == 2 and split_of_model(r["model_id"][0]) == split_of_model(r["model_id"][1])
-    print(f"alpha vs mask centroid shift: mean {np.mean(shifts):+.4f} px, max |.| {np.abs(shifts).max():.4f} px")
-    assert np.abs(shifts).max() < 0.25 and abs(np.mean(shifts)) < 0.05
-    assert (full_run / "preview.png").stat().st_size > 0
+    return shifts
 
 
 BLENDER_CHECK = r"""
@@ -149,8 +162,12 @@ import json, sys, numpy as np
 import bpy
 from bpy_extras.object_utils import world_to_camera_view
 from eopose.render import camera
+from eopose.render import lighting
 from eopose.render.blender_scene import Scene
-scene = Scene(64, 4, 1)
+from eopose.render.settings import RenderSettings
+scene = Scene(RenderSettings(resolution=64, samples=4), 1)
+view = camera.draw_camera(sys.argv[2], 11)
+scene.apply(lighting.draw_lighting("random", 11), view)
 model = scene.load(sys.argv[1], canonical_euler_deg=(0, 0, 90))
 euler = (40.0, 70.0, 120.0)
 scene.root.rotation_euler = tuple(np.deg2rad(euler))
@@ -158,7 +175,7 @@ bpy.context.view_layer.update()
 obj = next(o for o in model.objects if o.type == "MESH")
 me = obj.data
 errs = []
-K, E, R = camera.intrinsics(64, 64), camera.extrinsics(), camera.euler_xyz_matrix(euler)
+K, E, R = view.intrinsics(64, 64), view.extrinsics(), camera.euler_xyz_matrix(euler)
 # the model's object-frame vertices, in Blender's own transform chain and camera model
 ours = model.verts[: len(me.vertices)] @ R.T
 cam = ours @ E[:3, :3].T + E[:3, 3]
@@ -170,10 +187,12 @@ print(json.dumps({"max_err_px": max(errs), "radius": float(np.linalg.norm(model.
 """
 
 
-def test_camera_and_rotation_match_blender(mesh_dir):
-    """K, E and R_c (numpy) project vertices where Blender's own transforms and camera do."""
+@pytest.mark.parametrize("mode", ["fixed", "random"])
+def test_camera_and_rotation_match_blender(mesh_dir, mode):
+    """K, E and R_c (numpy) project vertices where Blender's own transforms and camera do, for the fixed
+    camera and a random one (other distance, lens, elevation and a lens shift)."""
     path = sorted(mesh_dir.glob("*.glb"))[0]
-    proc = subprocess.run([sys.executable, "-c", BLENDER_CHECK, str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", BLENDER_CHECK, str(path), mode], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -213,21 +232,25 @@ def test_partitions_union_is_the_full_run(mesh_dir, full_run, tmp_path):
     assert_same_datasets(out, full_run)
 
 
-def test_bad_models_are_recorded_and_replaced(mesh_dir, tmp_path):
+def test_bad_models_are_recorded_and_replaced(mesh_dir, tmp_path, monkeypatch):
+    import render_faults
+    from eopose.render import worker
+
     folder = tmp_path / "meshes"
     folder.mkdir()
     good = sorted(mesh_dir.glob("*.glb"))[:2]
     for path in good:
         (folder / path.name).write_bytes(path.read_bytes())
-    corrupt, empty, crash, hang = train_ids("bad", 4)
+    corrupt, empty = train_ids("bad", 2)
+    (crash,), (hang,) = train_ids("crash", 1), train_ids("hang", 1)
     (folder / f"{corrupt}.glb").write_bytes(b"glTF\x02\x00\x00\x00" + os.urandom(200))
     (folder / f"{empty}.glb").write_bytes(b"")
-    for name in (crash, hang):  # valid files; the worker is told to die / hang on them
+    for name in (crash, hang):  # valid files; the test's worker dies / hangs on them (tests/render_faults.py)
         (folder / f"{name}.glb").write_bytes(good[0].read_bytes())
+    monkeypatch.setattr(worker, "worker_main", render_faults.faulty_worker_main)
     out = tmp_path / "out"
-    proc = render_cli("--source", "dir", "--mesh-dir", folder, "--num-quads", 6, "--out", out, "--workers", 2,
-                      "--import-timeout", 5, *FAST, env={"EOPOSE_RENDER_FAULTS": f"{crash}=crash,{hang}=hang"})
-    assert proc.returncode == 0, proc.stderr
+    assert cli.main(["--source", "dir", "--mesh-dir", str(folder), "--num-quads", "6", "--out", str(out),
+                     "--workers", "2", "--import-timeout", "5", *FAST]) == 0
     failures = read_failures(out)
     assert failures == {corrupt: "import_error", empty: "empty_file", crash: "crash", hang: "timeout"}
     dataset = open_dataset(out)

@@ -145,10 +145,10 @@ def _expect_error(data_dir, capsys, pattern, command="info"):
 def test_wrong_version_is_one_line_error(synthetic_dataset, tmp_path, capsys):
     data_dir = _copy(synthetic_dataset, tmp_path)
     index = json.loads((data_dir / "index.json").read_text())
-    index["format_version"] = 2
+    index["format_version"] = 3
     (data_dir / "index.json").write_text(json.dumps(index))
-    _expect_error(data_dir, capsys, r"index.json: format version 2, this eopose reads version 1")
-    index["format_version"] = 1
+    _expect_error(data_dir, capsys, r"index.json: format version 3, this eopose reads versions 1, 2")
+    index["format_version"] = 2
     (data_dir / "index.json").write_text(json.dumps(index))
     with h5py.File(data_dir / shard_name(2), "r+") as handle:
         handle.attrs["format_version"] = 0
