@@ -10,8 +10,11 @@ import argparse
 import collections
 import sys
 
+from . import command_line
 from .shard_format import DatasetFormatError, open_dataset, update_index, verify
 from .splits import split_of_quad
+
+PROG = "eopose-dataset"
 
 
 def _info(path: str) -> int:
@@ -31,17 +34,17 @@ def _info(path: str) -> int:
     return 0
 
 
-def report_problems(problems: list[str], all_good: str) -> int:
-    """Print each problem as an `error:` line on stderr (or `all_good` when none); the exit code."""
+def report_problems(problems: list[str], all_good: str, prog: str | None = None) -> int:
+    """Print each problem as a `<prog>: error:` line on stderr (or `all_good` when none); the exit code."""
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"{prog + ': ' if prog else ''}error: {problem}", file=sys.stderr)
     if not problems:
         print(all_good)
     return 1 if problems else 0
 
 
 def _verify(path: str) -> int:
-    return report_problems(verify(path), f"{path}: all shards match index.json and the v1 schema")
+    return report_problems(verify(path), f"{path}: all shards match index.json and the schema", PROG)
 
 
 def _index(path: str) -> int:
@@ -51,15 +54,17 @@ def _index(path: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="eopose-dataset", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("info", "verify", "index"))
+    parser = command_line.ArgumentParser(prog=PROG, description=__doc__)
+    parser.add_argument("command", choices=("info", "verify", "index"),
+                        help="info: summary; verify: recompute every sha256 and check the schema; index: rebuild "
+                             "index.json (rehashing every shard)")
     parser.add_argument("path", help="dataset folder (holds index.json and shard-XXXXX.h5)")
     args = parser.parse_args(argv)
     try:
+        command_line.dataset_folder(args.path)
         return {"info": _info, "verify": _verify, "index": _index}[args.command](args.path)
-    except DatasetFormatError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (DatasetFormatError, argparse.ArgumentTypeError) as error:
+        return command_line.fail(PROG, error)
 
 
 if __name__ == "__main__":
