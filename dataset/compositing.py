@@ -21,8 +21,9 @@ def composite_uint8(rgba: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
 
 def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 [..., H, W, 4] straight-alpha RGBA -> (rgb float [..., 3, H, W] in [0, 1] on `background` (RGB in
-    [0, 1]), alpha [..., 1, H, W])."""
+    [0, 1], or an image [3, H, W]), alpha [..., 1, H, W])."""
     pixels = torch.from_numpy(np.ascontiguousarray(rgba)).movedim(-1, -3).float().div_(255.0)
     rgb, alpha = pixels[..., :3, :, :], pixels[..., 3:, :, :]
-    back = torch.as_tensor(background, dtype=torch.float32).view(3, 1, 1)
+    back = torch.as_tensor(background, dtype=torch.float32)
+    back = back.view(3, 1, 1) if back.ndim == 1 else back
     return rgb * alpha + back * (1.0 - alpha), alpha

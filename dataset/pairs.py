@@ -1,8 +1,10 @@
 """Training loader: expands each quadruplet into its four (appearance, pose -> target) samples.
 
 Images are composited from straight-alpha RGBA onto a background colour (white by default, in the
-stored sRGB values), resized to the training resolution, and returned with their alpha masks, the
-keypoints of the chosen method and, on request, the exact ground-truth flow target -> appearance.
+stored sRGB values) or, as a training option, a random solid colour or linear gradient per sample
+(deterministic in the sample index and a seed), resized to the training resolution, and returned with
+their alpha masks, the keypoints of the chosen method and, on request, the exact ground-truth flow
+target -> appearance.
 Quadruplets are filtered by split (by model identity, see splits.py). HDF5 is opened lazily inside
 each DataLoader worker through QuadDataset.
 """
@@ -21,6 +23,20 @@ from .shard_format import SAMPLE_VIEWS, DatasetFormatError, QuadDataset
 from .splits import DEFAULT_FRACTIONS, split_of_quad
 
 
+def random_background(seed: int, index: int, height: int, width: int) -> np.ndarray:
+    """float32 [3,H,W] in [0,1]: sample `index`'s background, a solid colour or (half the time) a linear
+    gradient between two colours along a random direction, drawn from (seed, index) alone."""
+    rng = np.random.default_rng([seed, index])
+    first, second = rng.uniform(0.0, 1.0, size=(2, 3))
+    if rng.random() < 0.5:
+        return np.broadcast_to(first[:, None, None], (3, height, width)).astype(np.float32)
+    angle = rng.uniform(0.0, 2 * np.pi)
+    ys, xs = np.mgrid[:height, :width]
+    t = (xs + 0.5) / width * np.cos(angle) + (ys + 0.5) / height * np.sin(angle)
+    t = (t - t.min()) / max(t.max() - t.min(), 1e-12)
+    return (first[:, None, None] * (1 - t) + second[:, None, None] * t).astype(np.float32)
+
+
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(images.shape[-2:]) == size:
         return images
@@ -35,6 +51,8 @@ class PairSampleDataset(Dataset):
         split: 'train' | 'val' | 'test' (quadruplets whose two models are both in it) or None for all.
         resolution: output size, an int (square) or (H, W); None keeps the stored size.
         background: RGB in [0,1] the RGBA views are composited onto.
+        random_backgrounds: instead, composite each sample's three images onto one `random_background` of
+            (background_seed, sample index), the same for a given index in every epoch and worker.
         keypoint_method: keypoint set to return (`points_a`, `points_p`, `valid`), None for none.
         with_flow: also return `flow_gt` [2,H,W] (pixels) and `flow_valid` [1,H,W] target -> appearance.
         uint8: images and masks as uint8 (value * 255, rounded) instead of float32 in [0,1]: a quarter of
@@ -43,11 +61,13 @@ class PairSampleDataset(Dataset):
     """
 
     def __init__(self, data_dirs, split=None, resolution=None, background=(1.0, 1.0, 1.0), keypoint_method=None,
-                 with_flow=False, split_fractions=DEFAULT_FRACTIONS, uint8=False):
+                 with_flow=False, split_fractions=DEFAULT_FRACTIONS, uint8=False, random_backgrounds=False,
+                 background_seed=0):
         dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
         self.datasets = [QuadDataset(path) for path in dirs]
         self.resolution = (resolution, resolution) if isinstance(resolution, int) else resolution
         self.background = tuple(float(c) for c in background)
+        self.random_backgrounds, self.background_seed = random_backgrounds, int(background_seed)
         self.keypoint_method = keypoint_method
         self.with_flow = with_flow
         self.uint8 = uint8
@@ -80,7 +100,9 @@ class PairSampleDataset(Dataset):
                              if self.with_flow else [])
         record = data.read(quad, fields)
         views = list(SAMPLE_VIEWS[sample])
-        rgb, alpha = composite(record["rgba"][views], self.background)
+        background = (random_background(self.background_seed, index, *record["rgba"].shape[1:3])
+                      if self.random_backgrounds else self.background)
+        rgb, alpha = composite(record["rgba"][views], background)
         height, width = rgb.shape[-2:]
         size = self.resolution or (height, width)
         rgb, alpha = _resize(rgb, size), _resize(alpha, size)

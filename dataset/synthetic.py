@@ -85,8 +85,8 @@ def _model(rng: np.random.Generator):
 def make_quadruplet_rows(count: int, height: int, width: int, seed: int = 0, category: str = "ellipsoids",
                          first_quad: int = 0, angle_range=(30.0, 180.0)) -> dict:
     """`count` quadruplet rows of two distinct ellipsoid models under two shared random rotations."""
-    rows = {name: [] for name in ("rgba", "mask", "depth", "nocs", "normals", "rotations", "euler_deg", "nocs_to_object",
-                                  "intrinsics", "extrinsics", "quad_index", "seed", "category", "model_id",
+    rows = {name: [] for name in ("rgba", "mask", "depth", "nocs", "normals", "rotations", "euler_deg",
+                                  "nocs_to_object", "intrinsics", "extrinsics", "quad_index", "seed", "category", "model_id",
                                   "source", "license", "author", "name", "uri", "untextured", "render_params")}
     for quad in range(first_quad, first_quad + count):
         rng = np.random.default_rng([seed, quad])

@@ -179,8 +179,9 @@ class Scene:
         hdri = world.inputs["Color"].is_linked and self._environment.image is not None
         return {
             "lighting": {"lights": [{"name": name, "direction": r(obj.matrix_world.col[2][:3]),
-                                     "strength": round(obj.data.energy, 6), "angle_deg": round(np.rad2deg(obj.data.angle), 6),
-                                     "colour": r(obj.data.color)} for name, obj in sorted(self._lights.items())],
+                                     "strength": round(obj.data.energy, 6),
+                                     "angle_deg": round(np.rad2deg(obj.data.angle), 6), "colour": r(obj.data.color)}
+                                    for name, obj in sorted(self._lights.items())],
                          "world_grey": round(world.inputs["Color"].default_value[0], 6),
                          "world_strength": round(world.inputs["Strength"].default_value, 6),
                          "hdri": os.path.basename(self._environment.image.filepath) if hdri else "",

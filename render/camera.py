@@ -85,8 +85,8 @@ def draw_camera(mode: str, qseed: int) -> Camera:
     margin = float(rng.uniform(*RANDOM_MARGIN))
     free = (1.0 - 1.0 / margin) / 2.0 * SHIFT_USE  # per axis: |shift| + sphere radius / width <= 1/2
     shift = rng.uniform(-free, free, size=2)
-    return Camera(distance=float(rng.uniform(*RANDOM_DISTANCE)), elevation_deg=float(rng.uniform(*RANDOM_ELEVATION_DEG)),
-                  margin=margin, shift_x=float(shift[0]), shift_y=float(shift[1]))
+    return Camera(distance=float(rng.uniform(*RANDOM_DISTANCE)),
+                  elevation_deg=float(rng.uniform(*RANDOM_ELEVATION_DEG)), margin=margin, shift_x=float(shift[0]), shift_y=float(shift[1]))
 
 
 def euler_xyz_matrix(euler_deg) -> np.ndarray:

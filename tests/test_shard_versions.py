@@ -66,3 +66,4 @@ def test_unknown_version_is_refused_in_one_line(v1_folder):
         handle.attrs["format_version"] = 3
     problems = verify(folder)
     assert len(problems) >= 1 and "format version 3, this eopose reads versions 1, 2" in problems[0]
+

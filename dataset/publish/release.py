@@ -29,7 +29,9 @@ from .info import ReleaseInfo
 from .licenses import allowed, normalise
 
 RELEASE_JSON = "release.json"
-FORMAT_DOC = Path(__file__).resolve().parents[2] / "docs" / "dataset-format.md"
+# docs/dataset-format.md, shipped as package data: in a checkout FORMAT.md is a symlink to it, and building
+# the package copies its content, so a non-editable install publishes the same text (one source of truth).
+FORMAT_DOC = Path(__file__).with_name("FORMAT.md")
 CREDIT_FIELDS = ("model_id", "name", "author", "license", "uri", "source")
 
 
@@ -140,7 +142,7 @@ def build_release(source_dirs, out, name: str | None = None, policy: str = "redi
     if out.exists() and not overwrite:
         raise ReleaseError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
     if not FORMAT_DOC.is_file():
-        raise ReleaseError(f"{FORMAT_DOC}: missing; run publish-dataset from an eopose source checkout")
+        raise ReleaseError(f"{FORMAT_DOC}: missing from the installed eopose package; reinstall eopose")
     sources = [open_dataset(path) for path in source_dirs]
     height, width = _image_size(sources)
     plan = _plan(sources, policy)
