@@ -1,9 +1,9 @@
 """Frozen VGG19 feature extractor for the perceptual and style losses.
 
-Weights: torchvision's ImageNet VGG19 (``VGG19_Weights.IMAGENET1K_V1``, file
-``vgg19-dcbb9e9d.pth``), either through torchvision's own loader (torch hub cache, download
-when online) or from a local state-dict file (``weights_path``). Without either, loading
-raises :class:`VGGWeightsUnavailable` naming the fix. ``pretrained=False`` builds a randomly
+Weights: torchvision's ImageNet VGG19 (``VGG19_Weights.IMAGENET1K_V1``, file ``vgg19-dcbb9e9d.pth``), resolved
+by eopose.dataset.weights (entry ``vgg19``): a local state-dict file (``weights_path``, the ``--vgg-weights``
+flag), else the torch-hub cache, else a download when online. Without any, loading raises
+:class:`~eopose.dataset.weights.WeightsUnavailable` naming the fix. ``pretrained=False`` builds a randomly
 initialised network: for tests only (its losses carry no perceptual meaning), and it warns.
 """
 
@@ -14,9 +14,12 @@ import warnings
 
 import torch
 from torch import nn
-from torchvision.models import VGG19_Weights, vgg19
+from torchvision.models import vgg19
 
-WEIGHTS_FILENAME = "vgg19-dcbb9e9d.pth"
+from eopose.dataset.weights import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS, WeightsUnavailable, resolve, unloadable
+
+WEIGHTS_FILENAME = os.path.basename(WEIGHTS["vgg19"].url)
+VGGWeightsUnavailable = WeightsUnavailable  # the name train/cli.py and tests import
 
 # Index of each ReLU output in torchvision's ``vgg19().features``.
 LAYER_INDEX = {
@@ -27,36 +30,20 @@ LAYER_INDEX = {
     "relu5_1": 29, "relu5_2": 31, "relu5_3": 33, "relu5_4": 35,
 }
 
-# ImageNet statistics the torchvision weights were trained with.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class VGGWeightsUnavailable(RuntimeError):
-    """The pretrained VGG19 weights could neither be found nor downloaded."""
-
 
 def load_vgg19(weights_path: str | os.PathLike | None = None, pretrained: bool = True) -> nn.Module:
-    """torchvision VGG19 with ImageNet weights (from ``weights_path`` if given)."""
-    if weights_path is not None:
-        if not os.path.isfile(weights_path):
-            raise VGGWeightsUnavailable(f"VGG19 weights file not found: {weights_path} "
-                                        f"(expected a torchvision vgg19 state dict, {WEIGHTS_FILENAME})")
-        model = vgg19(weights=None)
-        model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-        return model
-    if not pretrained:
+    """torchvision VGG19 with ImageNet weights (from ``weights_path`` if given, see the module docstring)."""
+    model = vgg19(weights=None)
+    if weights_path is None and not pretrained:
         warnings.warn("VGG19 built with random weights (pretrained=False): perceptual and "
                       "style losses are meaningless; use only in tests", stacklevel=2)
-        return vgg19(weights=None)
+        return model
+    path = resolve("vgg19", weights_path, download=True)
     try:
-        return vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
-    except Exception as exc:  # offline, blocked download, corrupt cache file
-        cache = os.path.join(torch.hub.get_dir(), "checkpoints")
-        raise VGGWeightsUnavailable(
-            f"VGG19 ImageNet weights unavailable ({type(exc).__name__}: {exc}); pass "
-            f"--vgg-weights PATH (a torchvision vgg19 state dict) or place {WEIGHTS_FILENAME} "
-            f"in {cache}") from exc
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as error:  # a damaged or foreign file
+        raise unloadable("vgg19", path, error) from None
+    return model
 
 
 class VGG19Features(nn.Module):

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from amir_reference import ReferenceExtractor
-from eopose.dataset.keypoints import backbones, cli
+from eopose.dataset import weights
+from eopose.dataset.keypoints import cli
 from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, point_errors
 from eopose.dataset.keypoints.backbones import PRESETS, VitFeatures, load_vit, resample_pos_embed
 from eopose.dataset.keypoints.cache import correspond, sample_keypoints
@@ -192,11 +193,11 @@ def test_build_cache_dino_with_weights_file(dataset_dir, vit_small, tmp_path, ca
 
 
 def test_dino_without_weights_exits_with_one_line(dataset_dir, monkeypatch, capsys):
-    monkeypatch.setattr(backbones, "cached_weights", lambda name: None)
-    monkeypatch.setattr(cli, "cached_weights", lambda name: None)
+    monkeypatch.setattr(weights.WeightSource, "cached", lambda self: None)  # an empty cache
     assert cli.build_main([str(dataset_dir)]) == 2
     error = capsys.readouterr().err.strip()
-    assert "\n" not in error and "--weights PATH" in error and "--method nocs" in error
+    assert "\n" not in error and "--weights PATH" in error and "dino_deitsmall8_pretrain.pth" in error
+    assert str(weights.hub_checkpoints()) in error
 
 
 def test_eval_correspondences_nocs(dataset_dir, capsys):

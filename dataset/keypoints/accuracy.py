@@ -1,4 +1,5 @@
-"""Correspondence accuracy against rendered geometry: PCK on same-model view pairs.
+"""Correspondence accuracy against rendered geometry: PCK on same-model view pairs, and the NOCS error of a
+method that predicts NOCS (nocs-net).
 
 For two views of ONE model (views 0<->1 = M1c1/M1c2 and 2<->3 = M2c1/M2c2) the true match of an
 appearance point is exact: its pixel's NOCS goes through the model's NOCS->object transform, the other
@@ -31,3 +32,10 @@ def point_errors(record: dict, a: int, b: int, points_a: np.ndarray, points_b: n
 def pck(errors: np.ndarray, size: int, alphas=PCK_ALPHAS) -> dict:
     """alpha -> fraction of errors within alpha * size pixels (NaN without points)."""
     return {alpha: float(np.mean(errors <= alpha * size)) if len(errors) else float("nan") for alpha in alphas}
+
+
+def nocs_error(predicted: np.ndarray, nocs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """L2 distances [m] between predicted and rendered NOCS ([..., H, W, 3]) at the m pixels where `mask` > 0."""
+    foreground = np.asarray(mask) > 0
+    return np.linalg.norm(np.asarray(predicted, np.float32)[foreground] - np.asarray(nocs, np.float32)[foreground],
+                          axis=-1)

@@ -1,5 +1,5 @@
-"""ViT backbones for the keypoint cache: presets, offline weight loading and one truncated forward pass
-that yields the `key` facet of one block and the last block's CLS-attention saliency.
+"""ViT backbones for the keypoint cache: presets, weight loading (eopose.dataset.weights) and one truncated
+forward pass that yields the `key` facet of one block and the last block's CLS-attention saliency.
 
 The stride trick follows Amir et al. (`extractor.py`, `patch_vit_resolution`): the patch-embedding
 convolution runs with a smaller stride (overlapping patches) and the positional embeddings are
@@ -11,16 +11,13 @@ taken by a forward hook on the chosen block's `attn.qkv`.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINO / DINOv2 input normalisation (timm pretrained_cfg of the .dino models)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..weights import resolve, unloadable
 
 
 @dataclass(frozen=True)
@@ -60,55 +57,20 @@ PRESETS = {
 DEFAULT_PRESET = {"dino": "amir-vits8", "dinov2": "dinov2-vits14-reg"}
 
 
-class MissingWeightsError(RuntimeError):
-    """Pretrained weights are neither given nor in the local timm / Hugging Face cache."""
-
-
-def cached_weights(model_name: str) -> Path | None:
-    """Local file of `model_name`'s pretrained weights in the Hugging Face or torch-hub cache, if any."""
-    import timm
-    from huggingface_hub import try_to_load_from_cache
-
-    cfg = timm.models.get_pretrained_cfg(model_name)
-    if cfg is None:
-        raise ValueError(f"unknown timm model {model_name!r}")
-    if cfg.hf_hub_id:
-        for filename in ("model.safetensors", "pytorch_model.bin"):
-            found = try_to_load_from_cache(cfg.hf_hub_id, filename)
-            if isinstance(found, str):
-                return Path(found)
-    if cfg.url:
-        candidate = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_vit(model_name: str, weights=None, pretrained: bool = True) -> nn.Module:
-    """A timm ViT in eval mode: weights from `weights` (DINO .pth or timm .safetensors), else from the local
-    cache; `pretrained=False` gives a randomly initialised model (tests). Never touches the network."""
+    """A timm ViT in eval mode with weights from `weights` (DINO .pth or timm .safetensors) or the local caches
+    (eopose.dataset.weights.resolve; never the network); `pretrained=False` gives a randomly initialised model
+    (tests). Raises WeightsUnavailable naming --weights."""
     import timm
 
-    if weights is None and pretrained:
-        weights = cached_weights(model_name)
-        if weights is None:
-            cfg = timm.models.get_pretrained_cfg(model_name)
-            raise MissingWeightsError(
-                f"no weights for {model_name} and no network: pass --weights PATH (a DINO .pth or timm "
-                f".safetensors) or populate the Hugging Face cache ({cfg.hf_hub_id}), or use --method nocs "
-                f"(needs no weights, the offline default)")
-    if weights is not None:
-        weights = Path(weights)
-        if not weights.is_file():
-            raise MissingWeightsError(f"--weights {weights}: no such file")
-        try:
-            model = timm.create_model(model_name, pretrained=True, num_classes=0,
-                                      pretrained_cfg_overlay={"file": str(weights)})
-        except (RuntimeError, KeyError, ValueError) as error:
-            raise MissingWeightsError(f"--weights {weights}: cannot be loaded into {model_name} "
-                                      f"({str(error).splitlines()[0]}); check --preset") from None
-    else:
-        model = timm.create_model(model_name, pretrained=False, num_classes=0)
+    if not pretrained:
+        return timm.create_model(model_name, pretrained=False, num_classes=0).eval()
+    path = resolve(model_name, weights)
+    try:
+        model = timm.create_model(model_name, pretrained=True, num_classes=0,
+                                  pretrained_cfg_overlay={"file": str(path)})
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise unloadable(model_name, path, error, "check --preset") from None
     return model.eval()
 
 

@@ -13,15 +13,16 @@ import numpy as np
 from ..shard_format import SAMPLE_VIEWS
 
 
-def correspond(method, rows: dict, pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def correspond(method, rows: dict, pairs, state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """points_a, points_p [n, len(pairs), k, 2] and valid [n, len(pairs), k] for view pairs [(a, p), ...]
-    of the n quadruplets in `rows` (field -> array [n, 4, ...])."""
+    of the n quadruplets in `rows` (field -> array [n, 4, ...]); `state`: `method.prepare(rows)` when the
+    caller already has it."""
     count = len(next(iter(rows.values())))
     points_a = np.zeros((count, len(pairs), method.k, 2), np.float32)
     points_p = np.zeros_like(points_a)
     valid = np.zeros((count, len(pairs), method.k), bool)
     if count:
-        state = method.prepare(rows)
+        state = method.prepare(rows) if state is None else state
         for row in range(count):
             for slot, (a, p) in enumerate(pairs):
                 points_a[row, slot], points_p[row, slot], valid[row, slot] = method.match(state, row, a, p)

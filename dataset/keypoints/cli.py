@@ -3,77 +3,75 @@ and `eval-correspondences` (PCK of a method on same-model view pairs against ren
 
 build-keypoint-cache is resumable: a shard that already holds the method with identical params
 (preset, k, seed, weights sha256, ...) is skipped; every shard update is atomic (shard_format.add_keypoints).
+It partitions like render-pairs (`--shard-index/--num-shards`, `--shard-index auto` under SLURM, Kubernetes
+or torchrun with one process per GPU, `--launcher slurm|local`; eopose.dataset.launch, docs/scaling.md):
+partition i of n takes the shards j with j % n == i, so the union of the partitions is a single-process run.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset, sha256_of
-from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, pck, point_errors
-from .backbones import DEFAULT_PRESET, PRESETS, MissingWeightsError, cached_weights, load_vit
+from .. import command_line, launch
+from ..command_line import UsageError, dataset_folder, integer
+from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset
+from ..splits import SPLITS, split_of_quad
+from ..weights import WeightsUnavailable
+from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, nocs_error, pck, point_errors
+from .backbones import DEFAULT_PRESET, PRESETS
 from .cache import correspond, sample_keypoints
-from .nocs_matching import NocsCorrespondences
+from .methods import K_DEFAULT, METHODS
+from .methods import build_method as build_named_method
 from .preview import draw_preview
-from .vit_method import VitCorrespondences
 
 FIELDS = ("rgba", "mask", "nocs")
-K_DEFAULT = 35  # EOPose paper 3.1: "we set k = 35 points"
 PREVIEW_QUADS = 2  # the preview shows the 4 samples of the first 2 quadruplets
 
 
 def method_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", type=Path, help="dataset folder (index.json + shards)")
-    parser.add_argument("--method", choices=("dino", "dinov2", "nocs"), default="dino",
-                        help="dino/dinov2: Amir et al. on ViT features (needs weights); nocs: from the rendered "
-                             "NOCS pass (no weights, the offline default)")
+    parser.add_argument("data_dir", type=dataset_folder, help="dataset folder (index.json + shards)")
+    parser.add_argument("--method", choices=sorted(METHODS), default="dino",
+                        help="; ".join(f"{name}: {info.help}" for name, info in METHODS.items()))
     parser.add_argument("--preset", choices=sorted(PRESETS),
                         help=f"ViT settings (default: {DEFAULT_PRESET['dino']} for dino, "
                              f"{DEFAULT_PRESET['dinov2']} for dinov2)")
-    parser.add_argument("--weights", type=Path, help="backbone weights: DINO .pth or timm .safetensors "
-                                                     "(default: the local timm / Hugging Face cache)")
-    parser.add_argument("--k", type=int, default=K_DEFAULT, help="points per sample (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="k-means seed (default: %(default)s)")
-    parser.add_argument("--load-size", type=int, help="override the preset's ViT input size (shorter side)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--batch-size", type=int, default=4, help="images per ViT forward pass")
+    parser.add_argument("--weights", type=Path, help="dino/dinov2: backbone weights, DINO .pth or timm .safetensors "
+                                                     "(default: the local caches); nocs-net: RUN/checkpoints/final.pt "
+                                                     "of train-nocs")
+    parser.add_argument("--k", type=integer(1, 4096), default=K_DEFAULT, help="points per sample")
+    parser.add_argument("--seed", type=integer(0), default=0, help="k-means seed")
+    parser.add_argument("--load-size", type=integer(16, 4096), help="override the preset's ViT input size (shorter side)")
+    command_line.add_device_argument(parser)
+    parser.add_argument("--batch-size", type=integer(1, 4096), default=4, help="images per ViT forward pass")
 
 
 def build_method(args):
-    """The method object of the parsed arguments; raises MissingWeightsError / ValueError."""
-    if args.method == "nocs":
-        return NocsCorrespondences(k=args.k, seed=args.seed)
-    preset = PRESETS[args.preset or DEFAULT_PRESET[args.method]]
-    if preset.method != args.method:
-        raise ValueError(f"--preset {args.preset} belongs to --method {preset.method}, not {args.method}")
-    if args.load_size:
-        preset = replace(preset, load_size=args.load_size)
-    weights = args.weights or cached_weights(preset.model)
-    model = load_vit(preset.model, weights=weights)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device here; use --device auto or cpu")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    return VitCorrespondences(preset, model, k=args.k, seed=args.seed, device=device, batch_size=args.batch_size,
-                              weights_sha256=sha256_of(Path(weights)))
+    """The method object of the parsed arguments (methods.build_method) on this process's device
+    (command_line.resolve_device: under torchrun the LOCAL_RANK GPU); raises WeightsUnavailable / ValueError."""
+    return build_named_method(args.method, weights=args.weights, preset=args.preset,
+                              device=command_line.resolve_device(args.device), k=args.k, seed=args.seed,
+                              load_size=args.load_size, batch_size=args.batch_size)
 
 
-def _setup(prog: str, argv, extra) -> tuple:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+def _setup(prog: str, argv, extra, check=None) -> tuple:
+    """Parse (one-line errors, exit 2), run `check(args)` (may raise UsageError), open the dataset, build the method."""
+    parser = command_line.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     method_arguments(parser)
     extra(parser)
     args = parser.parse_args(argv)
     try:
+        if check is not None:
+            check(args)
         dataset = open_dataset(args.data_dir)
         method = build_method(args)
-    except (DatasetFormatError, MissingWeightsError, ValueError) as error:
-        print(f"{prog}: {error}", file=sys.stderr)
+    except (DatasetFormatError, WeightsUnavailable, ValueError) as error:  # UsageError is a ValueError
+        command_line.fail(prog, error)
         return args, None, None
     return args, dataset, method
 
@@ -89,23 +87,91 @@ def write_preview(dataset, method_name: str, out_path: Path) -> Path:
     return draw_preview(pairs, out_path)
 
 
+BUILD = "build-keypoint-cache"
+
+
+def _build_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preview", action="store_true",
+                        help="write DATA_DIR/keypoints-<method>-preview.png (first samples)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    launch.add_partition_arguments(parser, resources="default: 1")
+
+
+def _check_partition(args) -> None:
+    partition = launch.resolve_partition(args)
+    launch.check_launcher(args)
+    args.shard_index, args.num_shards, args.partition_origin = partition.index, partition.count, partition.origin
+
+
+def _params(method) -> dict:
+    return json.loads(json.dumps(method.params()))  # as stored: tuples become lists
+
+
+def partition_shards(dataset, index: int, count: int) -> list[int]:
+    """Shards of partition `index` of `count`: j % count == index (as render-pairs' plan)."""
+    return list(range(index, len(dataset.shard_paths), count))
+
+
 def build_main(argv=None) -> int:
-    args, dataset, method = _setup("build-keypoint-cache", argv, lambda parser: parser.add_argument(
-        "--preview", action="store_true", help="write DATA_DIR/keypoints-<method>-preview.png (first samples)"))
+    args, dataset, method = _setup(BUILD, argv, _build_arguments, _check_partition)
     if method is None:
         return 2
-    params = json.loads(json.dumps(method.params()))  # as stored: tuples become lists
-    quads_per_step = max(1, args.batch_size // 4)
+    if not args.quiet:
+        where = (f"{args.num_shards} partitions on the {args.launcher} launcher" if args.launcher else
+                 f"partition {args.shard_index} of {args.num_shards} (from {args.partition_origin})")
+        print(f"{BUILD}: method {args.method}, k {args.k}, {where}; --method, --k, --shard-index/--num-shards "
+              f"change them", file=sys.stderr)
+    if args.launcher:
+        params = _params(method)
+        pending = [i for i in range(args.num_shards) if any(dataset.keypoint_methods(j).get(method.name) != params
+                                                            for j in partition_shards(dataset, i, args.num_shards))]
+        print(f"{BUILD}: submitting {len(pending)} of {args.num_shards} partitions ({args.num_shards - len(pending)} "
+              f"already finished) with the {args.launcher} launcher; logs in {args.data_dir / launch.LOG_FOLDER}",
+              file=sys.stderr)
+        outcome = launch.run_partitions(build_partition, [args], pending, args, args.data_dir, f"{BUILD}-{method.name}")
+        counts = [value for value in outcome.values() if isinstance(value, tuple)]
+        done, skipped = sum(c[0] for c in counts), sum(c[1] for c in counts)
+        if launch.report(BUILD, outcome):
+            return 1
+    else:
+        done, skipped = cache_shards(dataset, method, partition_shards(dataset, args.shard_index, args.num_shards),
+                                     _quads_per_step(args), args.quiet)
+    print(f"{BUILD}: keypoints/{method.name} written to {done} shard(s), {skipped} already up to date")
+    if args.preview and len(dataset) and (args.launcher or args.shard_index == 0):
+        out = write_preview(open_dataset(args.data_dir), method.name,
+                            args.data_dir / f"keypoints-{method.name}-preview.png")
+        print(f"{BUILD}: preview {out}")
+    return 0
+
+
+def build_partition(args, index: int) -> tuple[int, int]:
+    """One task of a launched job array: (shards written, shards already up to date) of partition `index`."""
+    print(f"{BUILD}: partition {index} of {args.num_shards} started", flush=True)
+    dataset, method = open_dataset(args.data_dir), build_method(args)
+    return cache_shards(dataset, method, partition_shards(dataset, index, args.num_shards), _quads_per_step(args),
+                        quiet=True)
+
+
+def _quads_per_step(args) -> int:
+    return max(1, args.batch_size // 4)
+
+
+def cache_shards(dataset, method, shards: list[int], quads_per_step: int, quiet: bool = False) -> tuple[int, int]:
+    """Compute and store `method`'s keypoints in `shards` of `dataset`, skipping those already up to date;
+    returns (written, skipped)."""
+    params = _params(method)
     done = skipped = 0
-    with torch.inference_mode(), tqdm(total=len(dataset), unit="quad", desc=f"keypoints/{method.name}") as bar:
-        for shard, path in enumerate(dataset.shard_paths):
+    total = sum(dataset.rows_per_shard[j] for j in shards)
+    with torch.inference_mode(), tqdm(total=total, unit="quad", desc=f"keypoints/{method.name}", disable=quiet) as bar:
+        for shard in shards:
+            path = dataset.shard_paths[shard]
             rows_in_shard = dataset.rows_per_shard[shard]
             if dataset.keypoint_methods(shard).get(method.name) == params:
                 skipped += 1
                 bar.update(rows_in_shard)
                 continue
             rows = dataset.read_rows(shard, FIELDS)
-            points_a = np.zeros((rows_in_shard, len(SAMPLE_VIEWS), args.k, 2), np.float32)
+            points_a = np.zeros((rows_in_shard, len(SAMPLE_VIEWS), method.k, 2), np.float32)
             points_p = np.zeros_like(points_a)
             valid = np.zeros(points_a.shape[:3], bool)
             for start in range(0, rows_in_shard, quads_per_step):
@@ -116,27 +182,33 @@ def build_main(argv=None) -> int:
             dataset.close()  # the shard file is about to be replaced
             add_keypoints(path, method.name, points_a, points_p, valid, params)
             done += 1
-    print(f"build-keypoint-cache: keypoints/{method.name} written to {done} shard(s), {skipped} already up to date")
-    if args.preview and len(dataset):
-        out = write_preview(open_dataset(args.data_dir), method.name,
-                            args.data_dir / f"keypoints-{method.name}-preview.png")
-        print(f"build-keypoint-cache: preview {out}")
-    return 0
+    return done, skipped
+
+
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split", choices=SPLITS, help="evaluate only quadruplets of this split (by model id, "
+                                                        "eopose.dataset.splits; e.g. test: models held out of training)")
+    parser.add_argument("--max-quads", type=int, help="evaluate only the first N (selected) quadruplets")
 
 
 def eval_main(argv=None) -> int:
-    args, dataset, method = _setup("eval-correspondences", argv, lambda parser: parser.add_argument(
-        "--max-quads", type=int, help="evaluate only the first N quadruplets"))
+    args, dataset, method = _setup("eval-correspondences", argv, _eval_arguments)
     if method is None:
         return 2
-    count = len(dataset) if args.max_quads is None else min(args.max_quads, len(dataset))
-    errors, hidden, points = [], 0, 0
+    model_ids = dataset.column("model_id")
+    selected = [index for index in range(len(dataset))
+                if args.split is None or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
+    count = len(selected)
+    errors, nocs_errors, hidden, points = [], [], 0, 0
     with torch.inference_mode(), tqdm(total=count, unit="quad", desc=f"eval/{method.name}") as bar:
-        for index in range(count):
+        for index in selected:
             record = dataset.read(index, FIELDS + ("depth", "rotations", "nocs_to_object", "intrinsics",
                                                    "extrinsics"))
             rows = {name: record[name][None] for name in FIELDS}
-            points_a, points_p, valid = correspond(method, rows, SAME_MODEL_PAIRS)
+            state = method.prepare(rows)
+            points_a, points_p, valid = correspond(method, rows, SAME_MODEL_PAIRS, state)
+            if getattr(method, "predicts_nocs", False):
+                nocs_errors.append(nocs_error(state["nocs"][0], record["nocs"], record["mask"]))
             for slot, (a, b) in enumerate(SAME_MODEL_PAIRS):
                 pair_errors, pair_hidden = point_errors(record, a, b, points_a[0, slot], points_p[0, slot],
                                                         valid[0, slot])
@@ -147,8 +219,13 @@ def eval_main(argv=None) -> int:
     size = int(max(dataset.read(0, ("mask",))["mask"].shape[1:])) if count else 0
     errors = np.concatenate(errors) if errors else np.zeros(0)
     scores = pck(errors, size)
-    print(f"eval-correspondences: method {method.name}, {count} quadruplets, {count * len(SAME_MODEL_PAIRS)} "
+    print(f"eval-correspondences: method {method.name}, {count} quadruplets"
+          f"{f' of split {args.split}' if args.split else ''}, {count * len(SAME_MODEL_PAIRS)} "
           f"same-model pairs, {points} points ({hidden} of them hidden in the other view)")
     for alpha in PCK_ALPHAS:
         print(f"PCK@{alpha:.2f} {scores[alpha]:.4f}  (threshold {alpha * size:.1f} px of max(H, W) = {size})")
+    if nocs_errors:
+        nocs_errors = np.concatenate(nocs_errors)
+        print(f"NOCS error {nocs_errors.mean():.4f} mean, {np.median(nocs_errors):.4f} median (L2 in NOCS units "
+              f"over {len(nocs_errors)} rendered-foreground pixels)")
     return 0

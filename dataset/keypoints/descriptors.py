@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .backbones import IMAGENET_MEAN, IMAGENET_STD
+from ..compositing import composite_uint8
+from ..weights import IMAGENET_MEAN, IMAGENET_STD
 
 BACKGROUND = 255  # rendered RGBA is composited over white before the ViT sees it
 
@@ -26,19 +27,12 @@ def load_shape(height: int, width: int, load_size: int) -> tuple[int, int]:
     return int(load_size * height / width), load_size
 
 
-def composite(rgba: np.ndarray) -> np.ndarray:
-    """Straight-alpha uint8 RGBA [..., 4] over a white background -> uint8 RGB [..., 3]."""
-    alpha = rgba[..., 3:].astype(np.float32) / 255.0
-    rgb = rgba[..., :3].astype(np.float32) * alpha + BACKGROUND * (1.0 - alpha)
-    return np.round(rgb).astype(np.uint8)
-
-
 def preprocess(rgba: np.ndarray, load_size: int) -> torch.Tensor:
     """uint8 RGBA [B,H,W,4] -> normalised float tensor [B,3,h,w] at load size (Lanczos, like Amir et al.)."""
     height, width = rgba.shape[1:3]
     size = load_shape(height, width, load_size)
     resized = np.stack([np.asarray(Image.fromarray(rgb).resize(size[::-1], Image.LANCZOS))
-                        for rgb in composite(rgba)])
+                        for rgb in composite_uint8(rgba, BACKGROUND)])
     images = torch.from_numpy(resized).permute(0, 3, 1, 2).float() / 255.0
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

@@ -26,8 +26,37 @@ from .matching import cluster_pairs
 OUTLIER_FACTOR = 8.0
 
 
+def match_nocs(nocs_a: np.ndarray, mask_a: np.ndarray, nocs_p: np.ndarray, mask_p: np.ndarray, k: int,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(points_a [k, 2], points_p [k, 2], valid [k]) between two views given as NOCS [H, W, 3] and foreground
+    masks [H, W] (steps 1-4 of the module docstring). The one matching code path of `nocs` (rendered NOCS) and
+    `nocs-net` (predicted NOCS)."""
+    width = mask_a.shape[1]
+    raster_a = np.flatnonzero(mask_a > 0)
+    raster_p = np.flatnonzero(mask_p > 0)
+    points_a = np.zeros((k, 2), np.float32)
+    points_p = np.zeros((k, 2), np.float32)
+    if len(raster_a) == 0 or len(raster_p) == 0:
+        return points_a, points_p, np.zeros(k, bool)
+    coords_a = nocs_a.reshape(-1, 3)[raster_a].astype(np.float32)
+    coords_p = nocs_p.reshape(-1, 3)[raster_p].astype(np.float32)
+    distance, nn_ap = cKDTree(coords_p).query(coords_a)
+    _, nn_pa = cKDTree(coords_a).query(coords_p)
+    mutual = np.flatnonzero(nn_pa[nn_ap] == np.arange(len(raster_a)))
+    mutual = mutual[distance[mutual] <= OUTLIER_FACTOR * np.median(distance[mutual])]
+    partner = nn_ap[mutual]
+    midpoints = torch.from_numpy((coords_a[mutual] + coords_p[partner]) / 2)
+    chosen = cluster_pairs(raster_a[mutual], midpoints, -distance[mutual], k, seed)
+    count = len(chosen)
+    for points, raster in ((points_a, raster_a[mutual[chosen]]), (points_p, raster_p[partner[chosen]])):
+        points[:count, 0] = raster % width + 0.5
+        points[:count, 1] = raster // width + 0.5
+    return points_a, points_p, np.arange(k) < count
+
+
 class NocsCorrespondences:
-    """A correspondence method (interface: `name`, `params()`, `prepare(rows)`, `match(state, row, a, p)`)."""
+    """A correspondence method (interface: `name`, `params()`, `prepare(rows)`, `match(state, row, a, p)`) over
+    the NOCS of `prepare`'s state: here the rendered pass; `nocs_net_method` overrides `prepare` only."""
 
     name = "nocs"
 
@@ -36,7 +65,7 @@ class NocsCorrespondences:
         self.seed = seed
 
     def params(self) -> dict:
-        return {"method": "nocs", "k": self.k, "seed": self.seed,
+        return {"method": self.name, "k": self.k, "seed": self.seed,
                 "matching": "mutual-nn(nocs)+kmeans(k-means++,lloyd; nocs midpoints)+min-nocs-distance",
                 "outlier_factor": OUTLIER_FACTOR,
                 "order": "raster(points_a)"}
@@ -47,27 +76,5 @@ class NocsCorrespondences:
 
     def match(self, state: dict, row: int, a: int, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(points_a [k, 2], points_p [k, 2], valid [k]) between views a and p of row `row`."""
-        nocs_a, mask_a = state["nocs"][row, a], state["mask"][row, a]
-        nocs_p, mask_p = state["nocs"][row, p], state["mask"][row, p]
-        width = mask_a.shape[1]
-        raster_a = np.flatnonzero(mask_a > 0)
-        raster_p = np.flatnonzero(mask_p > 0)
-        points_a = np.zeros((self.k, 2), np.float32)
-        points_p = np.zeros((self.k, 2), np.float32)
-        if len(raster_a) == 0 or len(raster_p) == 0:
-            return points_a, points_p, np.zeros(self.k, bool)
-        coords_a = nocs_a.reshape(-1, 3)[raster_a].astype(np.float32)
-        coords_p = nocs_p.reshape(-1, 3)[raster_p].astype(np.float32)
-        distance, nn_ap = cKDTree(coords_p).query(coords_a)
-        _, nn_pa = cKDTree(coords_a).query(coords_p)
-        mutual = np.flatnonzero(nn_pa[nn_ap] == np.arange(len(raster_a)))
-        mutual = mutual[distance[mutual] <= OUTLIER_FACTOR * np.median(distance[mutual])]
-        partner = nn_ap[mutual]
-        midpoints = torch.from_numpy((coords_a[mutual] + coords_p[partner]) / 2)
-        chosen = cluster_pairs(raster_a[mutual], midpoints, -distance[mutual], self.k, self.seed)
-        count = len(chosen)
-        for points, raster in ((points_a, raster_a[mutual[chosen]]), (points_p, raster_p[partner[chosen]])):
-            points[:count, 0] = raster % width + 0.5
-            points[:count, 1] = raster // width + 0.5
-        return points_a, points_p, np.arange(self.k) < count
-
+        return match_nocs(state["nocs"][row, a], state["mask"][row, a], state["nocs"][row, p], state["mask"][row, p],
+                          self.k, self.seed)

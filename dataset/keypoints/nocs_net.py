@@ -1,0 +1,123 @@
+"""nocs-net: a small UNet predicting per-pixel canonical object coordinates (NOCS) and a foreground mask from an
+RGB image, so that NOCS matching (nocs_matching.match_nocs) runs on any image of a trained category.
+
+The idea is category-level NOCS (Wang et al., "Normalized Object Coordinate Space for Category-Level 6D Object
+Pose and Size Estimation", CVPR 2019), regressed here instead of binned, by a UNet (Ronneberger et al., MICCAI
+2015) trained from scratch on our renders by `train-nocs` (eopose.train.nocs). A strided 3x3 conv stem (the
+UNet runs at 1/stem_stride of the input: a quarter of the cost at stride 2; NOCS vary smoothly, so the outputs
+are upsampled bilinearly), then per level two 3x3 conv + BatchNorm + ReLU, 2x2 max-pool down, bilinear x2 up with
+skip concatenation; a 1x1 head gives 3 NOCS channels (sigmoid, [0, 1]^3 as the shards' `nocs` field,
+docs/dataset-format.md) and 1 mask logit. The network is fully convolutional; `predict` composites RGBA on the configured background, resizes to the training
+resolution and resizes the outputs back (bilinear), so images of any size work. Checkpoints are train-nocs'
+`RUN/checkpoints/final.pt` (kind "nocs-net"), resolved through eopose.dataset.weights (local files only).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..compositing import composite
+from ..weights import resolve, unloadable
+
+CHECKPOINT_KIND = "nocs-net"
+
+
+@dataclass(frozen=True)
+class NocsNetConfig:
+    """The architecture and input convention; stored in every checkpoint."""
+
+    resolution: int = 64  # square input side the network is trained and run at
+    channels: tuple = (16, 32, 64, 128)  # UNet widths, finest level first (len - 1 down-samplings)
+    stem_stride: int = 2  # the UNet's finest level is input / stem_stride
+    background: tuple = (1.0, 1.0, 1.0)  # RGB in [0, 1] that RGBA inputs are composited on (white, as the ViTs)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "NocsNetConfig":
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> list:
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(*_conv(cin, cout), *_conv(cout, cout))
+
+
+class NocsNet(nn.Module):
+    """images [B, 3, H, W] in [0, 1] (H, W multiples of stem_stride * 2**(levels - 1)) -> (nocs [B, 3, H, W] in
+    [0, 1], mask logits [B, 1, H, W])."""
+
+    def __init__(self, config: NocsNetConfig = NocsNetConfig()):
+        super().__init__()
+        self.config = config
+        widths = config.channels
+        self.stem = nn.Sequential(*_conv(3, widths[0], config.stem_stride))
+        self.down = nn.ModuleList([_block(widths[max(level - 1, 0)], width) for level, width in enumerate(widths)])
+        self.up = nn.ModuleList([_block(widths[level + 1] + widths[level], widths[level])
+                                 for level in reversed(range(len(widths) - 1))])
+        self.head = nn.Conv2d(widths[0], 4, 1)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, skips = self.stem(images * 2.0 - 1.0), []
+        for level, block in enumerate(self.down):
+            x = block(x if level == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False),
+                                 skip], dim=1))
+        out = self.head(x)
+        if out.shape[-2:] != images.shape[-2:]:
+            out = F.interpolate(out, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.sigmoid(out[:, :3]), out[:, 3:]
+
+
+def parameter_count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def checkpoint_payload(net: NocsNet) -> dict:
+    """The part of a checkpoint `load_nocs_net` reads (train-nocs adds its config and progress)."""
+    return {"kind": CHECKPOINT_KIND, "net": net.config.to_dict(), "model": net.state_dict()}
+
+
+def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
+    """(network in eval mode, resolved path) of a train-nocs checkpoint; raises WeightsUnavailable naming --weights."""
+    path = resolve("nocs-net", weights)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+            raise ValueError("no 'kind': 'nocs-net' entry")
+        net = NocsNet(NocsNetConfig.from_dict(payload["net"]))
+        net.load_state_dict(payload["model"])
+    except Exception as error:  # not a checkpoint, another kind, a damaged file
+        raise unloadable("nocs-net", path, error, "pass RUN/checkpoints/final.pt of a train-nocs run") from None
+    return net.to(device).eval(), path
+
+
+@torch.inference_mode()
+def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 straight-alpha RGBA [B, H, W, 4] -> (NOCS float32 [B, H, W, 3], foreground probability [B, H, W])."""
+    config = net.config
+    height, width = rgba.shape[1:3]
+    nocs, masks = [], []
+    for start in range(0, len(rgba), batch_size):
+        images, _ = composite(rgba[start:start + batch_size], config.background)
+        if (height, width) != (config.resolution,) * 2:
+            images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
+                                   align_corners=False)
+        coords, logits = net(images.to(device))
+        both = torch.cat([coords, torch.sigmoid(logits)], dim=1)
+        if (height, width) != (config.resolution,) * 2:
+            both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)
+        nocs.append(both[:, :3].permute(0, 2, 3, 1).float().cpu().numpy())
+        masks.append(both[:, 3].float().cpu().numpy())
+    return np.concatenate(nocs), np.concatenate(masks)

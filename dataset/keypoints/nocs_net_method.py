@@ -1,0 +1,42 @@
+"""The `nocs-net` correspondence method: NOCS matching (nocs_matching.match_nocs, the `nocs` method's own code
+path) on NOCS predicted by a trained nocs-net instead of the rendered pass, so it runs on any image.
+
+Foreground of a view = the given mask (the rendered hard mask in shards, the alpha or border estimate in
+`repose`) AND the network's predicted foreground (probability > MASK_THRESHOLD). Predicted NOCS are exact up to
+the network's error; for a symmetric category the network is trained to keep the texture-consistent solution
+(eopose.train.nocs.loss), so matching prefers texture-consistent points.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .nocs_matching import NocsCorrespondences
+from .nocs_net import NocsNet, parameter_count, predict
+
+MASK_THRESHOLD = 0.5
+
+
+class NocsNetCorrespondences(NocsCorrespondences):
+    """`NocsCorrespondences` whose state holds predicted NOCS (`predicts_nocs`: reports may score them)."""
+
+    name = "nocs-net"
+    predicts_nocs = True
+
+    def __init__(self, net: NocsNet, k: int = 35, seed: int = 0, device: str = "cpu",
+                 weights_sha256: str | None = None):
+        super().__init__(k=k, seed=seed)
+        self.net = net.to(device).eval()
+        self.device = device
+        self.weights_sha256 = weights_sha256
+
+    def params(self) -> dict:
+        return dict(super().params(), net=self.net.config.to_dict(), parameters=parameter_count(self.net),
+                    weights_sha256=self.weights_sha256, foreground=f"mask & predicted > {MASK_THRESHOLD}")
+
+    def prepare(self, rows: dict) -> dict:
+        """Predict NOCS and foreground for every view of `rows` (`rgba` [n, V, H, W, 4], `mask` [n, V, H, W])."""
+        rgba = rows["rgba"]
+        nocs, probability = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device)
+        nocs = nocs.reshape(*rgba.shape[:-1], 3)
+        mask = (np.asarray(rows["mask"]) > 0) & (probability.reshape(rgba.shape[:-1]) > MASK_THRESHOLD)
+        return {"nocs": nocs, "mask": mask}

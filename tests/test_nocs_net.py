@@ -1,0 +1,156 @@
+"""nocs-net: the network, its symmetric loss and augmentation, train-nocs (loss falls, exact resume) and the
+`nocs-net` keypoint method in build-keypoint-cache / eval-correspondences (one matching path with `nocs`)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from eopose.dataset.keypoints import cli
+from eopose.dataset.keypoints.methods import IMAGE_METHODS, METHODS, build_method
+from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences
+from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, predict
+from eopose.dataset.keypoints.nocs_net_method import NocsNetCorrespondences
+from eopose.dataset.shard_format import open_dataset, verify
+from eopose.dataset.synthetic import write_synthetic_dataset
+from eopose.train.nocs import trainer as nocs_trainer
+from eopose.train.nocs.augment import augment_views
+from eopose.train.nocs.cli import main as train_nocs
+from eopose.train.nocs.config import AugmentConfig, LossConfig
+from eopose.train.nocs.loss import nocs_loss, rotate_about_up
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_synthetic_dataset(tmp_path_factory.mktemp("nocs") / "data", quads=10, resolution=64,
+                                   quads_per_shard=5)
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nocs-run") / "run"
+    assert train_nocs(["--data", str(data), "--config", "tiny", "--out", str(out)]) == 0
+    return out
+
+
+def _losses(run_dir) -> list[float]:
+    return [json.loads(line)["total"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_network_shapes_and_any_size_prediction():
+    torch.manual_seed(0)
+    net = NocsNet(NocsNetConfig(channels=(8, 16, 32))).eval()
+    with torch.no_grad():
+        nocs, logits = net(torch.rand(2, 3, 64, 64))
+    assert nocs.shape == (2, 3, 64, 64) and logits.shape == (2, 1, 64, 64)
+    assert float(nocs.min()) >= 0 and float(nocs.max()) <= 1
+    rgba = np.random.default_rng(0).integers(0, 256, (3, 48, 80, 4), dtype=np.uint8)
+    coords, probability = predict(net, rgba)
+    assert coords.shape == (3, 48, 80, 3) and probability.shape == (3, 48, 80)
+
+
+def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
+    rng = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 16, 16, generator=rng) * 0.6 + 0.2
+    mask = torch.ones(2, 1, 16, 16)
+    rotated = rotate_about_up(target, torch.tensor([math.pi / 6]))[0]  # one of the 12 symmetric rotations
+    radius = lambda n: torch.hypot(n[:, 0] - 0.5, n[:, 1] - 0.5)  # noqa: E731
+    assert torch.allclose(radius(rotated), radius(target), atol=1e-6) and torch.equal(rotated[:, 2], target[:, 2])
+    logits = torch.full((2, 1, 16, 16), 20.0)
+    _, terms = nocs_loss(rotated, logits, target, mask, torch.tensor([True, True]), LossConfig())
+    assert float(terms["nocs/min_symmetric"]) < 1e-5 and float(terms["nocs/exact"]) > 0.02
+    _, terms = nocs_loss(rotated, logits, target, mask, torch.tensor([False, False]), LossConfig())
+    assert float(terms["nocs/min_symmetric"]) == pytest.approx(float(terms["nocs/exact"]))
+    exact, _ = nocs_loss(target, logits, target, mask, torch.tensor([True, True]), LossConfig())
+    up_to_symmetry, _ = nocs_loss(rotated, logits, target, mask, torch.tensor([True, True]), LossConfig())
+    assert float(exact) < float(up_to_symmetry)  # the exact term lets texture break the tie
+
+
+def test_augmentation_plain_backgrounds_moves_targets_and_is_seeded():
+    rgba = np.zeros((8, 32, 32, 4), np.uint8)
+    rgba[:, 8:24, 8:24] = (200, 30, 30, 255)
+    nocs = torch.zeros(8, 32, 32, 3)
+    nocs[:, 8:24, 8:24] = 0.5
+    mask = torch.zeros(8, 32, 32)
+    mask[:, 8:24, 8:24] = 1
+    config = AugmentConfig(geometric=1.0, brightness=0.0, contrast=0.0, saturation=0.0)
+    images, targets, masks = augment_views(torch.from_numpy(rgba), nocs, mask, config,
+                                           torch.Generator().manual_seed(1))
+    again = augment_views(torch.from_numpy(rgba), nocs, mask, config, torch.Generator().manual_seed(1))
+    assert torch.equal(images, again[0]) and torch.equal(masks, again[2])
+    corners = images[:, :, 0, 0]  # background, never the object (scale <= 1 keeps it inside)
+    assert float(corners.min()) >= 0.55 - 1e-6 and not torch.equal(masks[:, 0], mask)  # light, moved
+    assert torch.all((targets[:, 0] > 0) == (masks[:, 0] > 0))  # NOCS and mask move together
+    inside = masks[:, 0] > 0
+    assert float((images[:, 1][inside] < 0.2).float().mean()) > 0.8  # the object (green 30/255) follows the mask
+
+
+def test_train_nocs_reduces_its_loss_and_writes_the_run_folder(run):
+    losses = _losses(run)
+    assert losses[-1] < 0.9 * losses[0]
+    for name in ("checkpoints/last.pt", "checkpoints/final.pt", "config.json", "split.json", "samples/nocs-000030.png"):
+        assert (run / name).is_file()
+    assert any((run / "tensorboard").iterdir())
+    split = json.loads((run / "split.json").read_text())
+    assert split["train_quadruplets"] > 0 and split["models"]["test"]
+
+
+def test_train_nocs_resume_continues_to_the_same_losses(data, run, tmp_path, monkeypatch, capsys):
+    original = nocs_trainer.NocsTrainer._after_step
+
+    def interrupted(self, *args):
+        original(self, *args)
+        if self.step == 13:
+            raise KeyboardInterrupt  # after the step-10 checkpoint
+    monkeypatch.setattr(nocs_trainer.NocsTrainer, "_after_step", interrupted)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_nocs(["--data", str(data), "--config", "tiny", "--out", str(out)])
+    monkeypatch.setattr(nocs_trainer.NocsTrainer, "_after_step", original)
+    assert train_nocs(["--data", str(data), "--config", "tiny", "--out", str(out)]) == 2  # refuses to overwrite
+    assert "--resume" in capsys.readouterr().err
+    assert train_nocs(["--data", str(data), "--config", "tiny", "--out", str(out), "--resume"]) == 0
+    assert _losses(out) == pytest.approx(_losses(run), rel=1e-5)
+
+
+def test_method_registry_and_one_matching_path():
+    assert set(METHODS) == {"dino", "dinov2", "nocs", "nocs-net"}
+    assert "nocs-net" in IMAGE_METHODS and "nocs" not in IMAGE_METHODS
+    assert NocsNetCorrespondences.match is NocsCorrespondences.match  # oracle and predictor differ in prepare only
+    assert isinstance(build_method("nocs", k=8), NocsCorrespondences)
+
+
+def test_build_cache_and_eval_with_nocs_net(data, run, tmp_path, capsys):
+    copy = shutil.copytree(data, tmp_path / "data")
+    weights = str(run / "checkpoints" / "final.pt")
+    assert cli.build_main([str(copy), "--method", "nocs-net", "--weights", weights, "--k", "8"]) == 0
+    assert "written to 2 shard(s)" in capsys.readouterr().out
+    dataset = open_dataset(copy)
+    params = dataset.keypoint_methods(0)["nocs-net"]
+    assert params["method"] == "nocs-net" and len(params["weights_sha256"]) == 64 and params["net"]["channels"]
+    assert dataset.read_keypoints(0, "nocs-net")["points_a"].shape == (4, 8, 2)
+    assert verify(copy) == [] and not list(copy.glob("*.tmp-*"))  # atomic shard updates
+    assert cli.build_main([str(copy), "--method", "nocs-net", "--weights", weights, "--k", "8"]) == 0
+    assert "0 shard(s), 2 already up to date" in capsys.readouterr().out
+    assert cli.eval_main([str(copy), "--method", "nocs-net", "--weights", weights, "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "of split train" in out and re.search(r"PCK@0.10 [\d.]+", out)
+    assert float(re.search(r"NOCS error ([\d.]+) mean", out).group(1)) < 0.5
+
+
+def test_missing_or_wrong_weights_one_line_naming_the_fix(data, run, tmp_path, capsys):
+    assert cli.build_main([str(data), "--method", "nocs-net"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--weights PATH" in error and "train-nocs" in error
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"model": {}, "config": {}}, wrong)  # e.g. a train-eopose checkpoint
+    for path in (wrong, tmp_path / "missing.pt", run / "config.json"):
+        assert cli.eval_main([str(data), "--method", "nocs-net", "--weights", str(path)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and f"--weights {path}" in error
+    assert list(data.glob("*.tmp-*")) == [] and "nocs-net" not in open_dataset(data).keypoint_methods(0)

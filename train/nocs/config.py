@@ -1,0 +1,100 @@
+"""train-nocs configuration: TOML files holding every hyper-parameter, validated into dataclasses the same way
+as train-eopose's (eopose.train.config: unknown keys and wrong types are errors naming the file).
+
+`load_nocs_config("demo")` reads the packaged `train/nocs/configs/demo.toml`; any other value is a path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eopose.dataset.keypoints.nocs_net import NocsNetConfig
+
+from ..config import ConfigError, _build
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    num_workers: int = 0  # HDF5 reads of 64 px views are cheap next to the step; workers compete for 2 cores
+    split_fractions: tuple = (0.8, 0.1, 0.1)  # eopose.dataset.splits: only the train split is ever read
+
+
+@dataclass
+class AugmentConfig:
+    """Inputs the renders never show (train/nocs/augment.py): plain backgrounds, smaller and off-centre objects,
+    other colours."""
+
+    geometric: float = 0.7  # fraction of views rescaled and shifted
+    scale: tuple = (0.5, 1.0)  # object scale range (1 = as rendered)
+    shift: float = 0.8  # shift range as a fraction of the free margin (1 - scale) on each side
+    white: float = 0.4  # fraction of white backgrounds; the rest: grey, then light colours
+    grey: float = 0.3
+    grey_range: tuple = (0.55, 1.0)
+    colour_range: tuple = (0.6, 1.0)  # per-channel range of light plain background colours
+    brightness: float = 0.2  # colour jitter: factors in [1 - x, 1 + x]
+    contrast: float = 0.2
+    saturation: float = 0.3
+
+
+@dataclass
+class LossConfig:
+    """train/nocs/loss.py."""
+
+    symmetric_categories: tuple = ("vases",)  # rotationally symmetric about the canonical up axis (+Z)
+    symmetry_steps: int = 12  # rotations about the up axis the symmetric term takes the minimum over
+    exact: float = 0.2  # weight of the exact (unrotated) term, which lets texture break the symmetry's tie
+    mask: float = 1.0  # weight of the foreground BCE
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    batch_size: int = 32  # views per step (all ranks), a multiple of 4 (a quadruplet's views)
+    steps: int = 1000
+    final_lr_fraction: float = 0.05  # cosine decay to this fraction of lr at the last step
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 20
+    image_every: int = 200
+
+
+@dataclass
+class NocsTrainConfig:
+    name: str = "custom"
+    net: NocsNetConfig = field(default_factory=NocsNetConfig)  # the [net] table: the architecture
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_nocs_config(name_or_path: str) -> NocsTrainConfig:
+    """A packaged config by name or a TOML file path."""
+    path = CONFIG_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        path = Path(name_or_path)
+    if not path.is_file():
+        packaged = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+        raise ConfigError(f"{name_or_path}: no such config file; use one of {packaged} or a path to a TOML file")
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    config = _build(NocsTrainConfig, values, "top level", path)
+    factor = config.net.stem_stride * 2 ** (len(config.net.channels) - 1)
+    if config.net.resolution % factor or config.optim.batch_size % 4:
+        raise ConfigError(f"{path}: net.resolution must be a multiple of net.stem_stride * 2**(len(net.channels) - 1)"
+                          f" = {factor} and optim.batch_size a multiple of 4")
+    return config
