@@ -11,12 +11,24 @@ DEMO := out/demo
 
 setup: $(STAMP)
 
+# Quiet setup: one progress line per step, pip's errors in full. Dropped: pip's "Location '...' is ignored"
+# lines (the machine's pip config names local wheel folders that may not exist) and setuptools' build-time
+# UserWarnings for the editable install; pip's exit status is kept.
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+QUIET_PIP = status=$$(mktemp); { $(1) 2>&1 || echo $$? > $$status; } | grep -v "^WARNING: Location '.*' is ignored"; \
+	code=$$(cat $$status); rm -f $$status; exit $${code:-0}
+
 $(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e ".[render,publish,test]"
-	touch $(STAMP)
+	@echo "setup: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "setup: pip"
+	@$(call QUIET_PIP,$(PIP) --upgrade pip)
+	@echo "setup: torch 2.14.1, torchvision 0.29.1"
+	@$(call QUIET_PIP,$(PIP) torch==2.14.1 torchvision==0.29.1)
+	@echo "setup: eopose and its dependencies (render, publish, test extras)"
+	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e ".[render,publish,test]")
+	@touch $(STAMP)
+	@echo "setup: done ($(VENV))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
