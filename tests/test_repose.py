@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 from eopose.dataset import open_dataset
-from eopose.dataset.keypoints import backbones, cli as keypoint_cli
+from eopose.dataset import weights as weight_sources
 from eopose.dataset.keypoints.backbones import PRESETS, load_vit
+from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint_payload
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
 from eopose.train.config import load_config
@@ -33,6 +34,7 @@ def assets(tmp_path_factory):
     weights = root / "vits8-random.safetensors"
     vit = load_vit(PRESETS["amir-vits8"].model, pretrained=False)
     save_file({name: value.contiguous() for name, value in vit.state_dict().items()}, weights)
+    nocs_net = save_checkpoint(root / "nocs-net.pt", checkpoint_payload(NocsNet(NocsNetConfig(channels=(8, 16, 32)))))
     views = open_dataset(write_synthetic_dataset(root / "data", quads=1, resolution=64)).read(0, ("rgba",))["rgba"]
     alpha = views[..., 3:].astype(np.float32) / 255
     on_grey = np.round(views[..., :3] * alpha + np.array(GREY) * (1 - alpha)).astype(np.uint8)
@@ -41,11 +43,12 @@ def assets(tmp_path_factory):
     Image.fromarray(wide).save(root / "appearance.png")
     Image.fromarray(on_grey[3][8:56]).save(root / "pose.png")  # 64 x 48, the other way round
     Image.fromarray(views[1]).save(root / "pose-alpha.png")  # RGBA with transparency
-    return {"root": root, "checkpoint": checkpoint, "weights": weights}
+    return {"root": root, "checkpoint": checkpoint, "weights": weights, "nocs_net": nocs_net}
 
 
 def _common(assets):
-    return ["--checkpoint", str(assets["checkpoint"]), "--weights", str(assets["weights"]), "--load-size", "48"]
+    return ["--checkpoint", str(assets["checkpoint"]), "--method", "dino", "--weights", str(assets["weights"]),
+            "--load-size", "48"]
 
 
 def test_plain_background_foreground_with_filled_holes():
@@ -90,8 +93,7 @@ def test_batch_csv_and_folder(assets):
 
 
 def test_offline_without_weights_names_weights_in_one_line(assets, monkeypatch, capsys):
-    monkeypatch.setattr(backbones, "cached_weights", lambda name: None)
-    monkeypatch.setattr(keypoint_cli, "cached_weights", lambda name: None)
+    monkeypatch.setattr(weight_sources.WeightSource, "cached", lambda self: None)  # an empty cache
     root = assets["root"]
     assert repose_main(["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose.png"), "--out",
                         str(root / "never.png"), "--checkpoint", str(assets["checkpoint"]), "--method", "dinov2"]) == 2
@@ -105,3 +107,31 @@ def test_missing_image_fails_in_one_line(assets, capsys):
                         str(root / "never.png")] + _common(assets)) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "missing.png" in error
+
+
+def test_nocs_net_single_and_batch_default_for_a_nocs_checkpoint(assets, capsys):
+    """The tiny checkpoint trained on `nocs` keypoints reposes with `nocs-net` by default (its image stand-in)."""
+    root = assets["root"]
+    common = ["--checkpoint", str(assets["checkpoint"]), "--weights", str(assets["nocs_net"])]
+    out = root / "nocs-net" / "single.png"
+    assert repose_main(["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose-alpha.png"),
+                        "--out", str(out), "--show-keypoints"] + common) == 0
+    captured = capsys.readouterr()
+    assert "reposing with 'nocs-net' keypoints" in captured.err and "keypoint pairs" in captured.out
+    assert Image.open(out).size == (100, 64) and out.with_suffix(".keypoints.png").is_file()
+    (root / "nocs-pairs.csv").write_text("appearance,pose\nappearance.png,pose.png\npose-alpha.png,appearance.png\n")
+    assert repose_main(["--pairs", str(root / "nocs-pairs.csv"), "--out-dir", str(root / "nocs-batch"),
+                        "--method", "nocs-net"] + common) == 0
+    assert Image.open(root / "nocs-batch" / "appearance.png").size == (100, 64)
+    assert Image.open(root / "nocs-batch" / "pose-alpha.png").size == (64, 64)
+
+
+def test_nocs_net_missing_or_wrong_weights_one_line(assets, capsys):
+    root = assets["root"]
+    single = ["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose.png"), "--out",
+              str(root / "never.png"), "--checkpoint", str(assets["checkpoint"])]
+    for extra, expected in (([], "--weights PATH"), (["--weights", str(assets["weights"])], "not a nocs-net")):
+        assert repose_main(single + extra) == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and expected in error and "train-nocs" in error
+    assert not (root / "never.png").exists()

@@ -25,12 +25,17 @@ class MethodInfo:
     name: str
     on_images: bool  # runs on plain RGB(A) images, without rendered geometry (what repose needs)
     help: str
+    image_method: str = ""  # the method that runs on images in its place (empty: itself when on_images)
+
+    @property
+    def for_images(self) -> str:
+        return self.image_method or self.name
 
 
 METHODS = {info.name: info for info in (
     MethodInfo("dino", True, "Amir et al. on DINO ViT features (needs --weights or a cached download)"),
     MethodInfo("dinov2", True, "Amir et al. on DINOv2 ViT features (needs --weights or a cached download)"),
-    MethodInfo("nocs", False, "from the rendered NOCS pass (no weights; needs rendered geometry)"),
+    MethodInfo("nocs", False, "from the rendered NOCS pass (no weights; needs rendered geometry)", "nocs-net"),
     MethodInfo("nocs-net", True, "NOCS matching on NOCS predicted by train-nocs (--weights RUN/checkpoints/final.pt)"),
 )}
 IMAGE_METHODS = tuple(name for name, info in METHODS.items() if info.on_images)

@@ -1,7 +1,8 @@
 """`repose`: put the object of an appearance image into the pose of a pose image with a trained checkpoint.
 
     repose --appearance A.png --pose P.png --checkpoint runs/x/checkpoints/final.pt --out OUT.png \\
-           [--method dino|dinov2] [--weights vits8.safetensors] [--show-keypoints]
+           [--method dino|dinov2|nocs-net] [--weights vits8.safetensors | RUN/checkpoints/final.pt]
+           [--show-keypoints]
     repose --pairs pairs.csv --out-dir DIR --checkpoint ...    # CSV columns appearance,pose[,out]
     repose --pairs FOLDER --out-dir DIR --checkpoint ...       # FOLDER/appearance/NAME.* with FOLDER/pose/NAME.*
 
@@ -19,7 +20,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from eopose.dataset.keypoints.backbones import PRESETS, MissingWeightsError
+from eopose.dataset.keypoints.backbones import PRESETS
+from eopose.dataset.keypoints.methods import IMAGE_METHODS
+from eopose.dataset.weights import WeightsUnavailable
 
 from eopose.model.loading import CheckpointError
 
@@ -36,12 +39,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=Path, help="CSV of pairs or a folder with appearance/ and pose/ (batch)")
     parser.add_argument("--out-dir", type=Path, help="output folder (batch)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="train-eopose checkpoint (final.pt)")
-    parser.add_argument("--method", choices=("dino", "dinov2"),
-                        help="keypoint method (default: the checkpoint's if dino/dinov2, else dino)")
+    parser.add_argument("--method", choices=IMAGE_METHODS,
+                        help="keypoint method (default: the checkpoint's where it runs on images; nocs-net for a "
+                             "checkpoint trained on nocs keypoints; else dino)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="ViT preset (default: the method's default)")
     parser.add_argument("--load-size", type=int, help="override the preset's ViT input size")
-    parser.add_argument("--weights", type=Path, help="ViT weights: DINO .pth or timm .safetensors "
-                                                     "(default: the local timm / Hugging Face cache)")
+    parser.add_argument("--weights", type=Path, help="dino/dinov2: ViT weights, DINO .pth or timm .safetensors "
+                                                     "(default: the local caches); nocs-net: RUN/checkpoints/final.pt "
+                                                     "of train-nocs")
     parser.add_argument("--show-keypoints", action="store_true", help="also write <out>.keypoints.png (Ia | Ip "
                                                                       "with the matched points)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
             written = save_outputs(result, out, args.show_keypoints)
             print(f"repose: {out} ({int(result.valid.sum())} keypoint pairs; foreground: {appearance.name} "
                   f"{how_a}, {pose.name} {how_p})" + (f"; keypoints {written[1]}" if len(written) > 1 else ""))
-    except (ReposeError, MissingWeightsError, EvaluationError, ConfigError, CheckpointError, FileNotFoundError,
+    except (ReposeError, WeightsUnavailable, EvaluationError, ConfigError, CheckpointError, FileNotFoundError,
             ValueError) as error:
         print(f"repose: error: {error}", file=sys.stderr)
         return 2

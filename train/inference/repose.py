@@ -10,9 +10,9 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
 2. Framing: each image is padded, centred, to a square with transparent pixels (which the compositing turns
    into the model's background colour), then resized to the model's resolution R (bilinear with
    antialiasing, as the training loader).
-3. Keypoints: the keypoint cache's own dino / dinov2 method (dataset.keypoints: the same presets, the same
-   matching, channels in raster order of the appearance points) on the two R x R views composited on
-   white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
+3. Keypoints: the keypoint cache's own dino / dinov2 / nocs-net method (dataset.keypoints.methods: the same
+   presets, the same matching, channels in raster order of the appearance points) on the two R x R views
+   composited on white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
 4. EOPose on (A, P, Pa, Pp) at R x R; the output is in the pose image's square frame. It is resized to the
    appearance image's padded square and cropped to the appearance image's box, so the output has the
    appearance image's original size; where the two aspect ratios differ the pose's framing decides where
@@ -20,7 +20,6 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
 """
 from __future__ import annotations
 
-from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from scipy.ndimage import binary_fill_holes
 
 from eopose.dataset.contact_sheet import grid, save_png
 from eopose.dataset.keypoints.cache import correspond, raster_order
-from eopose.dataset.keypoints.cli import build_method
+from eopose.dataset.keypoints.methods import METHODS, build_method
 from eopose.dataset.compositing import composite
 
 from ..evaluation.evaluate import load_for_evaluation
@@ -114,13 +113,13 @@ class Reposer:
         self.device = torch.device(device)
         self.model, self.config = load_for_evaluation(checkpoint, self.device)
         trained_with = self.config.data.keypoint_method
-        self.method_name = method or (trained_with if trained_with in ("dino", "dinov2") else "dino")
+        # default: the checkpoint's own method where it runs on images, else its image stand-in (nocs -> nocs-net)
+        self.method_name = method or (METHODS[trained_with].for_images if trained_with in METHODS else "dino")
         self.note = None if self.method_name == trained_with else (
             f"checkpoint trained on '{trained_with}' keypoints; reposing with '{self.method_name}' keypoints")
-        # raises MissingWeightsError naming --weights when offline without weights (dataset.keypoints.backbones)
-        self.keypoints = build_method(Namespace(method=self.method_name, preset=preset, load_size=load_size,
-                                                weights=weights, k=self.config.model.num_points, seed=seed,
-                                                device=str(self.device), batch_size=2))
+        # raises WeightsUnavailable naming --weights when weights are missing or wrong (eopose.dataset.weights)
+        self.keypoints = build_method(self.method_name, weights=weights, preset=preset, load_size=load_size,
+                                      k=self.config.model.num_points, seed=seed, device=str(self.device), batch_size=2)
         self.seed = seed
 
     @torch.no_grad()
