@@ -8,6 +8,8 @@ only once complete (temp name + `os.replace`).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +23,10 @@ import numpy as np
 FORMAT = "eopose-shards"
 FORMAT_VERSION = 2
 INDEX_NAME = "index.json"
+# `shard-XXXXX.h5.json` beside each shard: its index entry, recorded once when the shard is
+# written, so that committing a partition to index.json never rehashes the other partitions' shards.
+SIDECAR_SUFFIX = ".json"
+ENTRY_KEYS = ("file", "rows", "bytes", "sha256")
 VIEW_NAMES = ("M1c1", "M1c2", "M2c1", "M2c2")
 # (appearance, pose, target) view indices of the four samples of a quadruplet (EOPose paper, 3.4.1):
 # (M1c1, M2c2 -> M1c2), (M1c2, M2c1 -> M1c1), (M2c1, M1c2 -> M2c2), (M2c2, M1c1 -> M2c1).
@@ -166,7 +172,7 @@ def write_shard(path, rows: dict, settings: dict | None = None) -> dict:
         _commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return _index_entry(path, count)
+    return _record_entry(path, count)
 
 
 def add_keypoints(shard_path, method: str, points_a, points_p, valid, params: dict) -> dict:
@@ -197,26 +203,106 @@ def add_keypoints(shard_path, method: str, points_a, points_p, valid, params: di
             for name, array in (("points_a", points_a), ("points_p", points_p), ("valid", valid)):
                 group.create_dataset(name, data=array.astype(KEYPOINT_FIELDS[name].dtype),
                                      chunks=(1,) + array.shape[1:] if count else None)
-        _commit(tmp, shard_path)
+        digest = sha256_of(tmp)  # hashed before taking the lock: other writers wait only for the renames
+        with _index_lock(shard_path.parent):  # readers never see the new shard with the old entry
+            _commit(tmp, shard_path)
+            entry = _record_entry(shard_path, count, digest)
+            _merge_index(shard_path.parent, [entry])
     finally:
         tmp.unlink(missing_ok=True)
-    entry = _index_entry(shard_path, count)
-    _replace_index_entry(shard_path.parent, entry)
     return entry
 
 
-def _index_entry(path: Path, rows: int) -> dict:
-    return {"file": path.name, "rows": int(rows), "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+def sidecar_path(shard_path) -> Path:
+    """`shard-XXXXX.h5.json`: the recorded index entry of a shard."""
+    return Path(shard_path).with_name(Path(shard_path).name + SIDECAR_SUFFIX)
 
 
-def _write_index(dataset_dir: Path, index: dict) -> None:
-    final = dataset_dir / INDEX_NAME
+def _record_entry(path: Path, rows: int, digest: str | None = None) -> dict:
+    """Hash a complete shard (unless `digest` is given) and record its entry in the sidecar (atomically)."""
+    entry = {"file": path.name, "rows": int(rows), "bytes": path.stat().st_size, "sha256": digest or sha256_of(path)}
+    _write_json(sidecar_path(path), entry)
+    return entry
+
+
+def _recorded_entry(path: Path) -> dict:
+    """The entry of a complete shard from its sidecar; recorded anew when missing or stale (a process
+    killed between the shard's rename and its sidecar's, or a shard changed by hand)."""
+    try:
+        recorded = json.loads(sidecar_path(path).read_text())
+        if recorded["file"] == path.name and recorded["bytes"] == path.stat().st_size:
+            return {key: recorded[key] for key in ENTRY_KEYS}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    with _open_shard(path) as handle:
+        rows = int(handle.attrs["rows"])
+    return _record_entry(path, rows)
+
+
+def _write_json(final: Path, data: dict) -> None:
     tmp = _temp_path(final)
     try:
-        tmp.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         _commit(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_index(dataset_dir: Path, index: dict) -> None:
+    _write_json(dataset_dir / INDEX_NAME, index)
+
+
+def _acquire(path: Path, shared: bool) -> int | None:
+    """An fd of index.json holding an flock on the file's *current* inode (a writer may have replaced it while
+    we waited: then retry). Writers first create a missing index empty (os.link: one creator wins). Readers get
+    None, and go unlocked, where there is no index or the file system has no locks."""
+    while True:
+        if not shared and not path.exists():
+            _create_empty_index(path)
+        try:
+            fd = os.open(path, os.O_RDONLY if shared else os.O_RDWR)
+        except OSError:
+            if shared:
+                return None
+            continue  # removed between the check and the open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except OSError as error:
+            os.close(fd)
+            if shared:
+                return None
+            raise DatasetFormatError(f"{path}: cannot lock it ({error.strerror}); this file system has no file "
+                                     f"locks, so give concurrent partitions a local disk") from None
+        held = os.fstat(fd)
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            now = None
+        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
+            return fd
+        os.close(fd)
+
+
+def _create_empty_index(path: Path) -> None:
+    tmp = _temp_path(path)
+    try:
+        tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "settings": {}, "shards": []}))
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _index_lock(dataset_dir: Path, shared: bool = False):
+    """Exclusive: change shards and index.json together; shared: check shards against index.json."""
+    fd = _acquire(Path(dataset_dir) / INDEX_NAME, shared)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
 
 def shard_files(dataset_dir) -> list[Path]:
@@ -225,34 +311,56 @@ def shard_files(dataset_dir) -> list[Path]:
 
 
 def update_index(dataset_dir, settings: dict | None = None) -> dict:
-    """Rebuild index.json from the shard files present (rows, bytes, sha256), atomically.
-
-    Safe with several writers (e.g. render partitions): each rebuild lists every complete shard.
-    `settings` defaults to those stored in the first shard.
+    """Rebuild index.json from the shard files present, rehashing every one (rows, bytes, sha256; sidecars
+    rewritten), atomically and under the folder's lock. `settings` defaults to those stored in the first shard.
+    A partition that finishes uses `commit_index` instead, which costs O(its own shards).
     """
     dataset_dir = Path(dataset_dir)
-    entries = []
-    for path in shard_files(dataset_dir):
-        with _open_shard(path) as handle:
-            entries.append(_index_entry(path, int(handle.attrs["rows"])))
-            if settings is None:
-                settings = json.loads(handle.attrs.get("settings", "{}"))
-    index = {"format": FORMAT, "format_version": FORMAT_VERSION, "settings": settings or {}, "shards": entries}
-    _write_index(dataset_dir, index)
+    with _index_lock(dataset_dir):
+        entries = []
+        for path in shard_files(dataset_dir):
+            with _open_shard(path) as handle:
+                rows = int(handle.attrs["rows"])
+                if settings is None:
+                    settings = json.loads(handle.attrs.get("settings", "{}"))
+            entries.append(_record_entry(path, rows))
+        index = {"format": FORMAT, "format_version": FORMAT_VERSION, "settings": settings or {}, "shards": entries}
+        _write_index(dataset_dir, index)
     return index
 
 
-def _replace_index_entry(dataset_dir: Path, entry: dict) -> None:
+def commit_index(dataset_dir, shard_paths, settings: dict | None = None) -> dict:
+    """Add or replace the index.json entries of `shard_paths` (complete shards of the folder) from their
+    sidecars, under the folder's lock: finishing a partition costs O(its own shards), and partitions that
+    commit at the same moment lose no entry. The index keeps its settings, else takes `settings`, else the
+    first committed shard's."""
+    dataset_dir = Path(dataset_dir)
+    with _index_lock(dataset_dir):
+        return _merge_index(dataset_dir, [_recorded_entry(Path(path)) for path in shard_paths], settings)
+
+
+def _merge_index(dataset_dir: Path, recorded: list, settings: dict | None = None) -> dict:
+    """Merge shard entries into index.json; the caller holds the exclusive lock."""
     index = read_index(dataset_dir)
-    index["shards"] = [entry if old["file"] == entry["file"] else old for old in index["shards"]]
+    entries = {entry["file"]: entry for entry in index["shards"]}
+    entries.update((entry["file"], entry) for entry in recorded)
+    if not index["settings"]:
+        if settings is None and recorded:
+            with _open_shard(dataset_dir / recorded[0]["file"]) as handle:
+                settings = json.loads(handle.attrs.get("settings", "{}"))
+        index["settings"] = settings or {}
+    index["format_version"] = FORMAT_VERSION
+    index["shards"] = [entries[name] for name in sorted(entries)]
     _write_index(dataset_dir, index)
+    return index
 
 
 def read_index(dataset_dir) -> dict:
     """Parse and check index.json (format name and version, shard entries)."""
     path = Path(dataset_dir) / INDEX_NAME
     if not Path(dataset_dir).is_dir():
-        raise DatasetFormatError(f"{dataset_dir}: not a dataset folder (does not exist); create one with render-pairs")
+        what = "a file" if Path(dataset_dir).exists() else "does not exist"
+        raise DatasetFormatError(f"{dataset_dir}: not a dataset folder ({what}); create one with render-pairs")
     if not path.is_file():
         raise DatasetFormatError(f"{path}: missing; rebuild it with `eopose-dataset index {dataset_dir}` "
                                  f"or re-run render-pairs")
@@ -352,10 +460,16 @@ class QuadDataset:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.index = read_index(self.path)
-        self.shard_paths = [self.path / entry["file"] for entry in self.index["shards"]]
+        with _index_lock(self.path, shared=True):  # no partition swaps a shard while it is checked
+            self.index = read_index(self.path)
+            self.shard_paths = [self.path / entry["file"] for entry in self.index["shards"]]
+            self._check_shards()
         self.rows_per_shard = [int(entry["rows"]) for entry in self.index["shards"]]
         self._offsets = np.concatenate([[0], np.cumsum(self.rows_per_shard)]).astype(np.int64)
+        self._handles: dict[int, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def _check_shards(self) -> None:
         for path, entry in zip(self.shard_paths, self.index["shards"]):
             if not path.is_file():
                 raise DatasetFormatError(f"{path}: listed in index.json but missing; re-render it or rebuild the "
@@ -366,8 +480,6 @@ class QuadDataset:
                                          f"(truncated or changed); re-render it or run `eopose-dataset verify`")
             with _open_shard(path) as handle:  # checked and closed: nothing stays open across a fork
                 check_shard_schema(path, handle)
-        self._handles: dict[int, h5py.File] = {}
-        self._pid = os.getpid()
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -434,6 +546,16 @@ class QuadDataset:
             if self.shard_paths else np.zeros((0,) + FIELDS[name].shape, dtype=object)
 
 
+def _sidecar_differs(shard: Path, entry: dict) -> bool:
+    try:
+        recorded = json.loads(sidecar_path(shard).read_text())
+    except FileNotFoundError:
+        return False  # written before sidecars existed
+    except (OSError, ValueError):
+        return True
+    return not isinstance(recorded, dict) or any(recorded.get(key) != entry[key] for key in ENTRY_KEYS)
+
+
 def open_dataset(path) -> QuadDataset:
     """Open a dataset folder for random access; raises DatasetFormatError with a one-line reason."""
     return QuadDataset(path)
@@ -463,6 +585,9 @@ def verify(path) -> list[str]:
         if digest != entry["sha256"]:
             problems.append(f"{shard}: sha256 mismatch (file {digest[:12]}..., index.json {entry['sha256'][:12]}...); "
                             f"the file changed or is corrupt - re-render it")
+        elif _sidecar_differs(shard, entry):
+            problems.append(f"{sidecar_path(shard)}: recorded entry differs from index.json; "
+                            f"run `eopose-dataset index {path}`")
     for stray in shard_files(path):
         if stray.name not in listed:
             problems.append(f"{stray}: shard not listed in index.json; run `eopose-dataset index {path}`")

@@ -139,7 +139,7 @@ def _expect_error(data_dir, capsys, pattern, command="info"):
     assert "\n" not in message and str(data_dir) in message
     assert dataset_cli([command, str(data_dir)]) != 0
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert len(err.splitlines()) == 1 and err.startswith("eopose-dataset: error: ")
 
 
 def test_wrong_version_is_one_line_error(synthetic_dataset, tmp_path, capsys):
