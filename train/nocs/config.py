@@ -28,8 +28,8 @@ class AugmentConfig:
     """Inputs the renders never show (train/nocs/augment.py): plain backgrounds, smaller and off-centre objects,
     other colours."""
 
-    geometric: float = 0.7  # fraction of views rescaled and shifted
-    scale: tuple = (0.5, 1.0)  # object scale range (1 = as rendered)
+    geometric: float = 0.5  # fraction of views rescaled and shifted
+    scale: tuple = (0.6, 1.0)  # object scale range (1 = as rendered)
     shift: float = 0.8  # shift range as a fraction of the free margin (1 - scale) on each side
     white: float = 0.4  # fraction of white backgrounds; the rest: grey, then light colours
     grey: float = 0.3
@@ -52,7 +52,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 2e-3
+    lr: float = 3e-3
     batch_size: int = 32  # views per step (all ranks), a multiple of 4 (a quadruplet's views)
     steps: int = 1000
     final_lr_fraction: float = 0.05  # cosine decay to this fraction of lr at the last step
