@@ -27,3 +27,14 @@ def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]
     back = torch.as_tensor(background, dtype=torch.float32)
     back = back.view(3, 1, 1) if back.ndim == 1 else back
     return rgb * alpha + back * (1.0 - alpha), alpha
+
+
+FOREGROUND_THRESHOLD = 0.1  # a pixel differing from the background by more than this in some channel is object
+
+
+def foreground(image: torch.Tensor, background, threshold: float = FOREGROUND_THRESHOLD) -> torch.Tensor:
+    """bool [B, 1, H, W]: pixels of a composited image [B, 3, H, W] in [0, 1] that differ from `background` (an
+    RGB triple or a grey level) by more than `threshold` in some channel: the silhouette of an image that comes
+    without a mask (a generated image, or a photo on a plain background)."""
+    back = torch.as_tensor(background, dtype=image.dtype, device=image.device).reshape(1, -1, 1, 1)
+    return (image - back).abs().amax(dim=1, keepdim=True) > threshold

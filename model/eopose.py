@@ -14,8 +14,11 @@ from torch import nn
 
 from typing import NamedTuple
 
+from eopose.dataset.compositing import foreground
+
 from .generator import Generator
 from .heatmaps import DEFAULT_SIGMA_FRACTION, gaussian_heatmaps
+from .tps import tps_flow
 from .warp_module import WarpModule, WarpOutput
 
 
@@ -34,8 +37,9 @@ class EOPoseOutput(NamedTuple):
 
     @property
     def warped(self) -> torch.Tensor:
-        """Iwrp: Ia warped by the final flow [B, 3, H, W]."""
-        return self.warp.warped[-1]
+        """Iwrp [B, 3, H, W]: Ia warped by the final flow, composed with the predicted silhouette and
+        visibility (eopose.model.warp_module)."""
+        return self.warp.composed
 
 
 class EOPose(nn.Module):
@@ -47,10 +51,13 @@ class EOPose(nn.Module):
 
     def __init__(self, num_points: int = 35, warp_channels: int = 64, warp_depth: int = 6,
                  num_flows: int = 4, gen_channels: int = 64, gen_scales: int = 4,
-                 sigma_fraction: float = DEFAULT_SIGMA_FRACTION, background: float = 1.0):
+                 sigma_fraction: float = DEFAULT_SIGMA_FRACTION, background: float = 1.0,
+                 tps_lambda: float = 1e-2):
         super().__init__()
         self.num_points = num_points
         self.sigma_fraction = sigma_fraction
+        self.background = background
+        self.tps_lambda = tps_lambda
         self.warp = WarpModule(num_points, warp_channels, warp_depth, num_flows, background)
         self.generator = Generator(num_points, gen_channels, gen_scales)
 
@@ -61,12 +68,24 @@ class EOPose(nn.Module):
         return gaussian_heatmaps(points, valid, height, width,
                                  self.sigma_fraction * max(height, width))
 
-    def forward(self, appearance, pose, points_a, points_p, valid, with_generator: bool = True) -> EOPoseOutput:
-        """Flows are in pixels with the backward convention of :mod:`eopose.model.flow`; the generator is
-        skipped when ``with_generator`` is False (the warp stage)."""
+    def prior_flow(self, points_a, points_p, valid, height: int, width: int) -> torch.Tensor:
+        """The TPS flow Pa -> Pp the warp module starts from (float32, pixels), also the TPS baseline."""
+        with torch.autocast(points_a.device.type, enabled=False):
+            return tps_flow(points_a.float(), points_p.float(), valid, height, width, self.tps_lambda)
+
+    def forward(self, appearance, pose, points_a, points_p, valid, mask_a=None, mask_p=None,
+                with_generator: bool = True) -> EOPoseOutput:
+        """Flows are in pixels with the backward convention of :mod:`eopose.model.flow`. Masks [B, 1, H, W]
+        (alpha of the renders); without them the pixels differing from the background are used. The
+        generator is skipped when ``with_generator`` is False (the warp stage)."""
         height, width = appearance.shape[-2:]
+        mask_a = foreground(appearance, self.background).to(appearance.dtype) if mask_a is None else mask_a
+        mask_p = foreground(pose, self.background).to(pose.dtype) if mask_p is None else mask_p
         hm_a = self.heatmaps(points_a, valid, height, width)
         hm_p = self.heatmaps(points_p, valid, height, width)
-        warp_out = self.warp(appearance, pose, hm_a, hm_p)
-        output = self.generator(warp_out.warped[-1], hm_p, hm_a) if with_generator else None
+        warp_out = self.warp(appearance, pose, hm_a, hm_p, mask_a, mask_p,
+                             self.prior_flow(points_a, points_p, valid, height, width))
+        output = None
+        if with_generator:
+            output = self.generator(warp_out.composed, warp_out.silhouette, warp_out.visibility, hm_p, hm_a)
         return EOPoseOutput(warp_out, hm_a, hm_p, output)

@@ -11,6 +11,13 @@ SIGGRAPH Asia 2021): re-renders the warped image Iwrp in the target pose.
   and a tRGB 1x1 conv whose output is added to the bilinearly x2-upsampled RGB of the
   previous scale.
 
+* Composition: the texture encoder also sees the warp module's silhouette and visibility maps; a 1x1 conv
+  on the finest decoder features gives a mask m, and the output is
+  ``Iwrp + g * m * (G - Iwrp)`` = ``(1 - g m) Iwrp + g m G``, where G is the synthesised image and g a
+  learned gate (at most 1) that starts at 0 (as ReZero, Bachlechner et al. 2020, starts residual branches
+  at 0). An untrained generator therefore returns Iwrp exactly: it refines the warp and fills occluded
+  pixels rather than repainting, and warp-only quality is its starting point.
+
 Value range: inputs and output images are in [0, 1] (the loader's convention, composited on
 white); internally images are mapped to [-1, 1] and the summed tRGB output goes through
 ``(tanh + 1) / 2``.
@@ -59,11 +66,12 @@ class ResNetEncoder(nn.Module):
 
 
 class TextureEncoder(nn.Module):
-    """ResNet encoder over Iwrp plus a top-down path with skips; coarse-to-fine features."""
+    """ResNet encoder over Iwrp (and its silhouette and visibility maps) plus a top-down path with skips;
+    coarse-to-fine features."""
 
-    def __init__(self, widths: list):
+    def __init__(self, widths: list, in_channels: int = 5):
         super().__init__()
-        self.encoder = ResNetEncoder(3, widths)
+        self.encoder = ResNetEncoder(in_channels, widths)
         self.merge = nn.ModuleList(ResBlock(widths[i + 1] + widths[i], widths[i])
                                    for i in range(len(widths) - 1))
 
@@ -118,7 +126,7 @@ class DecoderBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """Iwrp + heatmaps(Pp), heatmaps(Pa) -> output image [B, 3, H, W] in [0, 1].
+    """Iwrp, its silhouette and visibility + heatmaps(Pp), heatmaps(Pa) -> output image [B, 3, H, W] in [0, 1].
 
     ``scales`` downsamplings (H and W must be multiples of 2**scales).
     """
@@ -133,14 +141,16 @@ class Generator(nn.Module):
         self.blocks = nn.ModuleList(
             DecoderBlock(coarse_to_fine[max(i - 1, 0)], coarse_to_fine[i], coarse_to_fine[i])
             for i in range(scales + 1))
+        self.blend = nn.Conv2d(widths[0], 1, 1)
+        self.gate = nn.Parameter(torch.zeros(1))
 
-    def forward(self, warped: torch.Tensor, heatmaps_p: torch.Tensor,
-                heatmaps_a: torch.Tensor) -> torch.Tensor:
+    def forward(self, warped: torch.Tensor, silhouette: torch.Tensor, visibility: torch.Tensor,
+                heatmaps_p: torch.Tensor, heatmaps_a: torch.Tensor) -> torch.Tensor:
         multiple = 2 ** self.scales
         if warped.shape[-2] % multiple or warped.shape[-1] % multiple:
             raise ValueError(f"image size {tuple(warped.shape[-2:])} must be a multiple of {multiple}")
         x = self.pose_encoder(torch.cat([heatmaps_p, heatmaps_a], dim=1))[-1]
-        textures = self.texture_encoder(2 * warped - 1)
+        textures = self.texture_encoder(torch.cat([2 * warped - 1, silhouette, visibility], dim=1))
         rgb = None
         for i, (block, texture) in enumerate(zip(self.blocks, textures)):
             if i:
@@ -148,4 +158,6 @@ class Generator(nn.Module):
                 rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
             x, block_rgb = block(x, texture)
             rgb = block_rgb if rgb is None else rgb + block_rgb
-        return 0.5 * (torch.tanh(rgb) + 1)
+        synthesised = 0.5 * (torch.tanh(rgb) + 1)
+        mix = self.gate.clamp(max=1.0) * torch.sigmoid(self.blend(x))
+        return warped + mix * (synthesised - warped)

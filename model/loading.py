@@ -31,6 +31,7 @@ class ModelConfig:
     num_flows: int = 4
     gen_channels: int = 64
     gen_scales: int = 4
+    tps_lambda: float = 1e-2  # regularisation of the TPS prior flow (normalised coordinates, model/tps.py); ours
 
 
 def warp_fill(background) -> float:

@@ -12,8 +12,12 @@ The paper names the terms but gives no weights. The defaults, and where each com
   ``0.01 * loss_smooth`` on the flows, grid units). Style 200: no source for a warp stage;
   GFLA's style:content ratio (Ren et al., CVPR 2020: ``lambda_style 500``,
   ``lambda_content 0.5``) applied to PF-AFN's 0.2. TPS 1.0 and ground-truth flow 1.0: ours,
-  untuned (the TPS loss is "initial": eopose.train.stages switches it off after warm-up).
-  Levels are summed with equal weight (eq. 2).
+  untuned (the TPS loss is "initial": eopose.train.stages switches it off after warm-up; with the
+  TPS-initialised residual warp it pulls the residual towards 0). Levels are summed with equal weight
+  (eq. 2). Beyond the paper (docs/architecture.md): the per-level photometric L1 counts only target pixels
+  visible in Ia (a pixel hidden in Ia has no source to copy, and penalising it teaches the flow to fold
+  texture); the composed Iwrp gets a full-image L1; the predicted silhouette and visibility get binary
+  cross-entropies against the rendered target mask and the ground-truth flow validity (weights 1, ours).
 * generator (eq. 6): L1 1.0, perceptual 1.0, adversarial 1.0 as in Pose with Style
   (AlBahar et al. 2021, ``train.py``: ``g_loss = adv + L1 + vgg``); style 500 (GFLA).
 * the end-to-end mix (eq. 7, alpha1 * L_wrp + alpha2 * L_gen) has no published values.
@@ -33,7 +37,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .flow import flow_to_normalised
-from .tps import tps_flow
 from .vgg_features import VGG19Features
 from .warp_module import WarpOutput
 
@@ -103,15 +106,17 @@ class VGGLoss(nn.Module):
 
 @dataclass
 class WarpLossWeights:
-    """beta_1..beta_5 of eq. 3 plus the optional ground-truth flow term (module docstring)."""
+    """beta_1..beta_5 of eq. 3 plus the terms of the visibility-aware warp (module docstring)."""
 
-    l1: float = 1.0
+    l1: float = 1.0  # photometric L1 of each level's warp, on target pixels visible in Ia
     perceptual: float = 0.2
     style: float = 200.0
     tps: float = 1.0
-    tv: float = 0.01
+    tv: float = 0.01  # total variation of the residual flow (flow - TPS prior), grid units
     flow_gt: float = 1.0
-    tps_lambda: float = 1e-2  # TPS regularisation (normalised coordinates); ours
+    image: float = 1.0  # L1 of the composed Iwrp over the whole image
+    silhouette: float = 1.0  # BCE of the predicted silhouette against the target's rendered mask
+    visibility: float = 1.0  # BCE of the predicted visibility against the flow validity, inside the target
 
 
 @dataclass
@@ -129,10 +134,17 @@ def _check_vgg(vgg, weights) -> None:
         raise ValueError("perceptual/style weights are non-zero but no VGGLoss was given")
 
 
+def masked_mean_l1(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |image - target| over the pixels of `mask` [B,1,H,W], per sample then over the batch."""
+    per_sample = ((image - target).abs() * mask).sum(dim=(1, 2, 3)) / (3 * mask.sum(dim=(1, 2, 3))).clamp_min(1.0)
+    return per_sample.mean()
+
+
 class WarpLoss(nn.Module):
-    """L_wrp = sum over levels of L_w(I_wrp^l, f_l) (eqs. 2-3), plus the ground-truth flow
-    term where the data has one. ``vgg`` may be None only if perceptual and style weights
-    are 0."""
+    """L_wrp = sum over levels of L_w(I_wrp^l, f_l) (eqs. 2-3) with the photometric term restricted to target
+    pixels visible in Ia, plus (final level) the composed image, silhouette and visibility terms and, per level,
+    the ground-truth flow term where the data has one. ``vgg`` may be None only if perceptual and style
+    weights are 0."""
 
     def __init__(self, vgg: VGGLoss | None = None, weights: WarpLossWeights | None = None):
         super().__init__()
@@ -140,34 +152,38 @@ class WarpLoss(nn.Module):
         self.weights = weights or WarpLossWeights()
         _check_vgg(vgg, self.weights)
 
-    def forward(self, out: WarpOutput, target: torch.Tensor, points_a=None, points_p=None,
-                valid=None, flow_gt=None, flow_valid=None, tps_weight: float | None = None):
-        """Returns (total, {term: detached sum over levels}). ``tps_weight`` overrides the TPS weight (the
-        trainer's warm-up schedule, eopose.train.stages.tps_weight)."""
+    def forward(self, out: WarpOutput, batch: dict, tps_weight: float | None = None):
+        """Returns (total, {term: detached sum over levels}). `batch` holds ``target``, ``mask_target`` and,
+        optionally, ``flow_gt``/``flow_valid``; ``tps_weight`` overrides the TPS weight (the trainer's warm-up
+        schedule, eopose.train.stages.tps_weight)."""
         w = self.weights
         tps = w.tps if tps_weight is None else tps_weight
-        height, width = target.shape[-2:]
-        f_tps = None
-        if tps:
-            if points_a is None or points_p is None or valid is None:
-                raise ValueError("the TPS loss needs points_a, points_p and valid")
-            f_tps = tps_flow(points_a, points_p, valid, height, width, w.tps_lambda)
+        target, mask_target = batch["target"], (batch["mask_target"] > 0.5).float()
+        flow_gt, flow_valid = batch.get("flow_gt"), batch.get("flow_valid")
+        visible = mask_target if flow_valid is None else flow_valid * mask_target
         terms = {}
 
         def add(name, weight, value):
-            terms[name] = terms.get(name, 0.0) + weight * value
+            if weight:
+                terms[name] = terms.get(name, 0.0) + weight * value
 
         for image, flow in zip(out.warped, out.flows):
-            add("l1", w.l1, F.l1_loss(image, target))
-            if w.perceptual or w.style:
-                perceptual, style = self.vgg(image, target)
-                add("perceptual", w.perceptual, perceptual)
-                add("style", w.style, style)
-            add("tv", w.tv, total_variation(flow))
-            if f_tps is not None:
-                add("tps", tps, flow_l1(flow, f_tps))
-            if flow_gt is not None and w.flow_gt:
-                add("flow_gt", w.flow_gt, flow_l1(flow, flow_gt, flow_valid))
+            add("l1", w.l1, masked_mean_l1(image, target, visible))
+            add("tv", w.tv, total_variation(flow - out.prior))
+            if tps:
+                add("tps", tps, flow_l1(flow, out.prior))
+            if flow_gt is not None:
+                add("flow_gt", w.flow_gt, flow_l1(flow, flow_gt, visible))
+        add("image", w.image, F.l1_loss(out.composed, target))
+        if w.perceptual or w.style:
+            perceptual, style = self.vgg(out.composed, target)
+            add("perceptual", w.perceptual, perceptual)
+            add("style", w.style, style)
+        add("silhouette", w.silhouette, F.binary_cross_entropy_with_logits(out.silhouette_logits, mask_target))
+        if flow_valid is not None:
+            bce = F.binary_cross_entropy_with_logits(out.visibility_logits, flow_valid, reduction="none")
+            per_sample = (bce * mask_target).sum(dim=(1, 2, 3)) / mask_target.sum(dim=(1, 2, 3)).clamp_min(1.0)
+            add("visibility", w.visibility, per_sample.mean())  # per sample: independent of the DDP split
         total = sum(terms.values())
         return total, {k: v.detach() for k, v in terms.items()}
 
@@ -181,15 +197,17 @@ class GeneratorLoss(nn.Module):
         self.weights = weights or GeneratorLossWeights()
         _check_vgg(vgg, self.weights)
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor, fake_scores=None):
-        """Returns (total, {term: detached value})."""
+    def forward(self, output: torch.Tensor, target: torch.Tensor, fake_scores=None, adv_weight: float | None = None):
+        """Returns (total, {term: detached value}). ``adv_weight`` overrides the adversarial weight (the
+        trainer's warm-up schedule, eopose.train.stages.adv_weight)."""
         w = self.weights
+        adv = w.adv if adv_weight is None else adv_weight
         terms = {"l1": w.l1 * F.l1_loss(output, target)}
         if w.perceptual or w.style:
             perceptual, style = self.vgg(output, target)
             terms["perceptual"] = w.perceptual * perceptual
             terms["style"] = w.style * style
-        if fake_scores is not None and w.adv:
-            terms["adv"] = w.adv * lsgan_g_loss(fake_scores)
+        if fake_scores is not None and adv:
+            terms["adv"] = adv * lsgan_g_loss(fake_scores)
         total = sum(terms.values())
         return total, {k: v.detach() for k, v in terms.items()}

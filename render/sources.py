@@ -82,16 +82,29 @@ def dir_models(category: str, mesh_dir, manifest=None) -> list[ModelRecord]:
     return records
 
 
-def procedural_models(category: str, count: int | None = None, manifest=None) -> list[ModelRecord]:
-    """Procedural models 0..count-1 (default: the paper's count for the category)."""
+def procedural_models(category: str, count: int | None = None, manifest=None, styles=None) -> list[ModelRecord]:
+    """Procedural models 0..count-1 (default: the paper's count for the category); with `styles`, the first
+    `count` seeds whose style is one of them (so a style can be held out of training and rendered alone)."""
     from eopose.render import procedural
+    from eopose.render.procedural.library import parameters, styles as known_styles
 
     if category not in procedural.CATEGORIES:
         raise SourceError(f"no procedural generator for {category!r}; categories: {', '.join(procedural.CATEGORIES)}")
+    count = count or PAPER_MODEL_COUNTS[category]
     if manifest:
         seeds = [int(m.rsplit(":", 1)[-1]) for m in manifest["models"]]
+    elif styles:
+        unknown = sorted(set(styles) - set(known_styles(category)))
+        if unknown:
+            raise SourceError(f"--styles {','.join(unknown)}: no such {category} style; choose from "
+                              f"{','.join(known_styles(category))}")
+        seeds, seed = [], 0
+        while len(seeds) < count:
+            if parameters(category, seed)["style"] in styles:
+                seeds.append(seed)
+            seed += 1
     else:
-        seeds = range(count or PAPER_MODEL_COUNTS[category])
+        seeds = range(count)
     records = []
     for seed in seeds:
         info = procedural.model_info(category, seed)

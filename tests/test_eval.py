@@ -17,7 +17,8 @@ from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.cli import main as train_main
 from eopose.train.evaluation.cli import main as eval_main
 from eopose.train.evaluation.metric_models import frechet_distance
-from eopose.train.evaluation.metrics import end_point_error, masked_l1, psnr, silhouette_iou, ssim
+from eopose.train.evaluation.metrics import (blank, end_point_error, masked_l1, masked_ssim, psnr, silhouette_iou,
+                                             ssim)
 
 
 def _image_pairs():
@@ -69,6 +70,23 @@ def test_masked_l1_iou_epe_and_fid_by_hand():
     assert abs(frechet_distance(features, features + 2.0) - 16.0) < 0.2  # |mu1 - mu2|^2, equal covariances
 
 
+def test_masked_ssim_and_blank_rank_a_blank_frame_last():
+    """A mostly white target: full-frame SSIM rates a blank white frame highly; masked SSIM (target mask union
+    output silhouette, dilated) and the blank count do not."""
+    target = torch.ones(2, 3, 64, 64)
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[..., 26:38, 26:38] = 1.0
+    target[:, :, 26:38, 26:38] = torch.linspace(0.1, 0.5, 12).view(1, 1, 1, 12)
+    blank_frame = torch.ones_like(target)
+    shifted = target.roll(2, dims=-1)  # the object drawn, 2 px off
+    assert ssim(blank_frame, target).min() > 0.7
+    assert masked_ssim(blank_frame, target, mask, (1, 1, 1)).max() < 0.2
+    assert (masked_ssim(shifted, target, mask, (1, 1, 1)) > masked_ssim(blank_frame, target, mask, (1, 1, 1))).all()
+    assert torch.allclose(masked_ssim(target, target, mask, (1, 1, 1)), torch.ones(2, dtype=torch.float64))
+    assert blank(blank_frame, mask, (1, 1, 1)).tolist() == [True, True]
+    assert blank(shifted, mask, (1, 1, 1)).tolist() == [False, False]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two categories of analytic shards with stored 'nocs' keypoints and a tiny checkpoint trained on them."""
@@ -114,7 +132,7 @@ def test_report_with_baselines_and_offline_fid(trained, offline, tmp_path, capsy
     for group in table.values():
         assert list(group) == ["tps", "warp_only", "identity", "eopose"]
         for method, cells in group.items():
-            for metric in ("ssim", "psnr", "lpips", "masked_l1", "iou"):
+            for metric in ("ssim", "masked_ssim", "psnr", "lpips", "masked_l1", "iou"):
                 assert cells[metric]["status"] == "ok" and np.isfinite(cells[metric]["value"]), (method, metric)
             assert cells["fid"]["value"] is None and cells["fid"]["status"].startswith("unavailable: ")
             assert (cells["epe"]["value"] is None) == (method == "eopose")
@@ -136,7 +154,7 @@ def test_report_with_baselines_and_offline_fid(trained, offline, tmp_path, capsy
     with open(out / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     fid_rows = [r for r in rows if r["metric"] == "fid"]
-    assert len(rows) == 3 * 4 * 7 and all(r["value"] == "" and r["status"].startswith("unavailable: ")
+    assert len(rows) == 3 * 4 * 9 and all(r["value"] == "" and r["status"].startswith("unavailable: ")
                                           for r in fid_rows)
 
 
@@ -178,3 +196,13 @@ def test_bad_input_fails_in_one_line(trained, tmp_path, capsys):
     error = _one_line_error(capsys)
     assert "no 'val' samples" in error and "--split" in error
     assert not (tmp_path / "r").exists()
+
+
+def test_split_all_scores_every_sample_of_an_evaluation_only_folder(trained, offline, tmp_path):
+    out = tmp_path / "all"
+    assert eval_main(["--checkpoint", str(trained["checkpoint"]), "--data", str(trained["data"][1]), "--split",
+                      "all", "--out", str(out), "--examples", "2"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["info"]["samples"] == 4 * 8  # every quadruplet of the folder, whatever its split
+    assert report["info"]["warp_only_checkpoint"].endswith("warp.pt")  # the stage-1 warp, not the tuned one
+    assert report["table"]["All together"]["eopose"]["blank"]["value"] in range(0, 33)

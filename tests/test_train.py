@@ -199,10 +199,72 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(keyed_dataset, tmp_path, 
                   stored["keypoints/nocs/valid"], {"poisoned": True})
     run_dir = tmp_path / "run"
     code = train_main(["--data", str(data_dir), "--config", "tiny", "--out", str(run_dir)])
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train-eopose: error:")]
     assert code == 3 and len(errors) == 1
     assert "non-finite loss at stage warp step 2" in errors[0] and "last good checkpoint is kept" in errors[0]
     kept = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert kept["progress"] == {"completed": [], "stage": "warp", "step": 2, "global_step": 2}
     assert all(torch.isfinite(v).all() for v in kept["model"].values())
     assert not (run_dir / "checkpoints" / "final.pt").exists()
+
+
+def test_checkpoint_config_equals_the_config_the_run_started_with(keyed_dataset, tmp_path):
+    """The TPS and adversarial warm-ups are schedules (eopose.train.stages), not writes into the config."""
+    from eopose.train.config import config_from_dict, load_config
+    run_dir = tmp_path / "run"
+    assert train_main(["--data", str(keyed_dataset), "--config", "tiny", "--out", str(run_dir)]) == 0
+    started = load_config("tiny")
+    for name in ("warp.pt", "last.pt", "final.pt"):
+        stored = config_from_dict(load_checkpoint(run_dir / "checkpoints" / name)["config"], name)
+        assert stored == started, name
+    assert started.warp_loss.tps > 0  # the warm-up switched the TPS loss off in training, not in the config
+    assert json.loads((run_dir / "config.json").read_text())["warp_loss"]["tps"] == started.warp_loss.tps
+
+
+def test_collapse_guard_stops_a_blank_generator_and_keeps_the_last_good_checkpoint(keyed_dataset, tmp_path, capsys,
+                                                                                  monkeypatch):
+    from eopose.model.generator import Generator
+    from eopose.train.config import CONFIG_DIR
+    config = tmp_path / "collapsing.toml"
+    config.write_text((CONFIG_DIR / "tiny.toml").read_text().replace("[run]\n", "[run]\ncollapse_patience = 2\n"))
+    monkeypatch.setattr(Generator, "forward", lambda self, warped, *rest: torch.ones_like(warped) + 0 * warped)
+    run_dir = tmp_path / "run"
+    code = train_main(["--data", str(keyed_dataset), "--config", str(config), "--out", str(run_dir)])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train-eopose: error:")]
+    assert code == 3 and len(errors) == 1
+    assert "generator collapsed at stage gen step 1" in errors[0] and "last good checkpoint is kept" in errors[0]
+    kept = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert kept["progress"]["completed"] == ["warp"] and kept["progress"]["stage"] is None  # saved before gen
+    assert not (run_dir / "checkpoints" / "final.pt").exists()
+
+
+def test_flip_augmentation_keeps_flow_points_and_masks_consistent(keyed_dataset):
+    from eopose.dataset.pairs import PairSampleDataset
+    from eopose.model.flow import warp
+    from eopose.train.augment import flip_samples
+    samples = PairSampleDataset(keyed_dataset, resolution=64, keypoint_method="nocs", with_flow=True)
+    items = [samples[i] for i in range(4)]
+    batch = {k: torch.stack([item[k] for item in items]) for k in items[0] if torch.is_tensor(items[0][k])}
+    flipped = flip_samples(batch, torch.tensor([True, False, True, True]))
+    assert torch.equal(flipped["appearance"][1], batch["appearance"][1])  # unflipped sample untouched
+    assert torch.equal(flip_samples(flipped, torch.tensor([True, False, True, True]))["flow_gt"], batch["flow_gt"])
+
+    # a target made from the appearance by a known smooth flow: mirroring all three must keep them consistent
+    generator = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.randn(4, 2, 4, 4, generator=generator), size=(64, 64),
+                                             mode="bicubic", align_corners=False)
+    batch["flow_gt"] = 6 * smooth
+    batch["target"] = warp(batch["appearance"], batch["flow_gt"], fill=1.0)
+    flipped = flip_samples(batch, torch.tensor([True, False, True, True]))
+
+    def warp_error(b):
+        return float((warp(b["appearance"], b["flow_gt"], fill=1.0) - b["target"]).abs().max())
+
+    assert warp_error(flipped) < 1e-5 and warp_error(batch) < 1e-5
+    assert warp_error(dict(flipped, flow_gt=batch["flow_gt"])) > 0.1  # an unflipped flow would not fit
+    # a keypoint lands on the mirrored pixel: x -> W - x maps pixel centre j + 0.5 to (W - 1 - j) + 0.5
+    point = batch["points_a"][0, 0]
+    mirrored = flipped["points_a"][0, 0]
+    assert torch.allclose(mirrored, torch.stack([64 - point[0], point[1]]))
+    col, row = int(point[0]), int(point[1])
+    assert flipped["appearance"][0, :, row, 63 - col].tolist() == batch["appearance"][0, :, row, col].tolist()

@@ -28,6 +28,7 @@ class DataConfig:
     num_workers: int = 2
     with_flow: bool = True  # the ground-truth flow loss needs it (beyond the paper)
     split_fractions: tuple = (0.8, 0.1, 0.1)
+    flip_probability: float = 0.5  # horizontal flips of whole samples (eopose.train.augment)
 
 
 @dataclass
@@ -43,7 +44,7 @@ class WarpLossConfig(WarpLossWeights):
 
 @dataclass
 class GenLossConfig(GeneratorLossWeights):
-    pass
+    adv_warmup_steps: int = 0  # adversarial weight 0, then ramped to `adv` (eopose.train.stages.adv_weight); ours
 
 
 @dataclass
@@ -65,6 +66,8 @@ class RunConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     image_every: int = 500
+    collapse_patience: int = 50  # steps of mostly blank generator outputs before the run stops (train/collapse.py)
+    threads: int = 0  # torch CPU threads (0: torch's default); fixed for run-to-run reproducible numbers
 
 
 @dataclass

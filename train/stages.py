@@ -62,3 +62,14 @@ def tps_weight(config, stage: Stage, step: int) -> float:
     if stage.name == "warp" and step < config.warp_loss.tps_warmup_steps:
         return config.warp_loss.tps
     return 0.0
+
+
+def adv_weight(config, stage: Stage, step: int) -> float:
+    """Weight of the generator's adversarial loss at `step` of `stage`: 0 for the generator stage's first
+    `gen_loss.adv_warmup_steps` steps (the generator first learns to reconstruct from L1 and the warp, so the
+    discriminator cannot win against a blank start), then ramped linearly to `gen_loss.adv` over as many
+    steps; the full weight in the end-to-end stage."""
+    warmup = config.gen_loss.adv_warmup_steps
+    if stage.name != "gen" or warmup == 0:
+        return config.gen_loss.adv
+    return config.gen_loss.adv * min(1.0, max(0.0, (step - warmup) / warmup))

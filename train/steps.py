@@ -13,7 +13,7 @@ import torch
 from eopose.model.eopose import EOPoseOutput
 from eopose.model.losses import lsgan_d_loss
 
-from .stages import Stage, loss_mix, tps_weight
+from .stages import Stage, adv_weight, loss_mix, tps_weight
 
 def to_device(batch: dict, device: torch.device) -> dict:
     """Move a batch to `device`; uint8 images and masks (PairSampleDataset(uint8=True)) become floats in [0,1]."""
@@ -38,20 +38,19 @@ def model_losses(config, stage: Stage, step: int, model, discriminator, warp_los
                  batch: dict) -> StepResult:
     """Forward pass and losses of `stage` at its `step` on one batch (no backward, no optimiser step)."""
     out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"], batch["valid"],
-                with_generator=stage.with_generator)
+                batch["mask_appearance"], batch["mask_pose"], with_generator=stage.with_generator)
     alpha_warp, alpha_gen = loss_mix(config, stage)
     terms = {}
     loss = 0.0
     if stage.with_warp_loss:
-        warp_total, warp_terms = warp_loss(out.warp, batch["target"], batch["points_a"], batch["points_p"],
-                                           batch["valid"], batch.get("flow_gt"), batch.get("flow_valid"),
-                                           tps_weight=tps_weight(config, stage, step))
+        warp_total, warp_terms = warp_loss(out.warp, batch, tps_weight=tps_weight(config, stage, step))
         terms.update({f"warp/{k}": v for k, v in warp_terms.items()})
         terms["warp/total"] = warp_total.detach()
         loss = loss + alpha_warp * warp_total
     if stage.with_generator:
         fake_scores = discriminator(out.output, out.heatmaps_p)
-        gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores)
+        gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores,
+                                        adv_weight=adv_weight(config, stage, step))
         terms.update({f"gen/{k}": v for k, v in gen_terms.items()})
         terms["gen/total"] = gen_total.detach()
         loss = loss + alpha_gen * gen_total

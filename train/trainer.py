@@ -23,7 +23,9 @@ from eopose.model.eopose import EOPose
 from eopose.model.loading import build_model, read_checkpoint
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 
+from .augment import random_flips
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
+from .collapse import CollapseGuard
 from .config import TrainConfig
 from .distributed import World, all_reduce_mean
 from .run_log import RunLog
@@ -37,6 +39,10 @@ class TrainingError(RuntimeError):
 
 class NonFiniteLoss(TrainingError):
     """A NaN/inf loss stopped the run; the last good checkpoint is kept."""
+
+
+class GeneratorCollapse(TrainingError):
+    """The generator's outputs went blank (train/collapse.py); the last good checkpoint is kept."""
 
 
 def build_discriminator(config: TrainConfig) -> PatchDiscriminator:
@@ -72,8 +78,11 @@ class Trainer:
                                          background=config.data.background,
                                          keypoint_method=config.data.keypoint_method, with_flow=wants_flow,
                                          split_fractions=config.data.split_fractions, uint8=True)
+        if config.run.threads:
+            torch.set_num_threads(config.run.threads)
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
         self.model = build_model(config.model, config.data.background).to(world.device)
+        self.guard = CollapseGuard(config.data.background, config.run.collapse_patience)
         self.discriminator = build_discriminator(config).to(world.device)
         use_channels_last(self.model, self.discriminator, world.device)
         vgg = None
@@ -108,8 +117,12 @@ class Trainer:
         (self.run_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
 
     # ---- checkpoints -------------------------------------------------------------------------
+    def _kept_checkpoint(self) -> str:
+        return (f"the last good checkpoint is kept at {self.checkpoint_path}" if self.checkpoint_path.exists()
+                else "no checkpoint had been written yet")
+
     def _save(self, optimisers: dict, name: str = "last.pt") -> None:
-        if not self.world.is_main:
+        if not self.world.is_main or self.guard.suspect:  # never overwrite a good checkpoint with a collapsing one
             return
         save_checkpoint(self.run_dir / "checkpoints" / name, {
             "model": self.model.state_dict(), "discriminator": self.discriminator.state_dict(),
@@ -202,16 +215,21 @@ class Trainer:
         while self.progress["step"] < total:
             for batch in self._loader(name, self.progress["step"], per_rank):
                 step = self.progress["step"]
-                batch = to_device(batch, world.device)
+                batch = random_flips(to_device(batch, world.device), config.run.seed, self.progress["global_step"],
+                                     config.data.flip_probability)
                 with self._autocast():
                     result = model_losses(config, stage, step, model, discriminator, self.warp_loss, self.gen_loss,
                                           batch)
                 if not torch.isfinite(result.loss):
                     bar.close()
-                    kept = (f"the last good checkpoint is kept at {self.checkpoint_path}"
-                            if self.checkpoint_path.exists() else "no checkpoint had been written yet")
                     raise NonFiniteLoss(f"non-finite loss at stage {name} step {step} "
-                                        f"({ {k: float(v) for k, v in result.terms.items()} }); {kept}")
+                                        f"({ {k: float(v) for k, v in result.terms.items()} }); "
+                                        f"{self._kept_checkpoint()}")
+                if stage.with_generator and self.guard.update(result.outputs.output, batch["mask_target"]):
+                    bar.close()
+                    raise GeneratorCollapse(f"generator collapsed at stage {name} step {step}: most outputs blank "
+                                            f"for {self.guard.patience} steps; {self._kept_checkpoint()}; lower "
+                                            f"gen_loss.adv or raise gen_loss.adv_warmup_steps in the config")
                 optimisers["model"].zero_grad(set_to_none=True)
                 result.loss.backward()
                 optimisers["model"].step()

@@ -43,6 +43,11 @@ def parameters(category: str, seed: int) -> dict:
     return sample_model(GENERATORS[category].PARAMETERS, _rng(category, seed))
 
 
+def styles(category: str) -> tuple:
+    """The style names of a category (the keys of its PARAMETERS["styles"] table)."""
+    return tuple(GENERATORS[category].PARAMETERS["styles"])
+
+
 def generate(category: str, seed: int) -> trimesh.Trimesh:
     """The textured single mesh of ``(category, seed)`` in the category's canonical frame,
     standing on ``y = 0`` with its bounding box centred in x and z."""

@@ -27,7 +27,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, required=True, help="train-eopose checkpoint (run/checkpoints/"
                                                                        "final.pt)")
     parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
+                        help="samples to score: a split by model id, or all (a folder rendered only for evaluation, "
+                             "e.g. a held-out style) (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-samples", type=int, help="evaluate N samples evenly spaced over the split")

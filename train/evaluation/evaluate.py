@@ -26,7 +26,8 @@ from eopose.model.loading import load_trained, warp_fill
 from ..config import TrainConfig, config_from_dict
 from .baselines import METHODS, predict
 from .metric_models import Status, frechet_distance, load_metric
-from .metrics import SILHOUETTE_THRESHOLD, end_point_error, masked_l1, psnr, silhouette_iou, ssim
+from .metrics import (BLANK_COVERAGE, FOREGROUND_THRESHOLD, blank, end_point_error, masked_l1, masked_ssim, psnr,
+                      silhouette_iou, ssim)
 
 ALL = "All together"  # the paper's Table 1 row over every category
 # name: (label, better, definition); the order is the report's column order (the paper's three first)
@@ -34,16 +35,21 @@ METRICS = {
     "ssim": ("SSIM", "up", "structural similarity to the ground truth, Gaussian window 11 px / sigma 1.5, K1 0.01, "
                            "K2 0.03 on [0,1] RGB, channels averaged (Wang et al. 2004; = scikit-image's "
                            "gaussian_weights=True, use_sample_covariance=False)"),
+    "masked_ssim": ("Masked SSIM", "up", "SSIM averaged over the union of the target's mask and the output's "
+                                         "silhouette, dilated by 2 px: unlike full-frame SSIM, a blank output "
+                                         "scores low"),
     "lpips": ("LPIPS", "down", "learned perceptual distance, AlexNet trunk, lpips v0.1 (Zhang et al. 2018)"),
     "fid": ("FID", "down", "Frechet Inception distance between the outputs and the ground truths of the group, "
                            "torch-fidelity Inception-v3 pool3 (Heusel et al. 2017); biased upwards for small groups"),
     "psnr": ("PSNR", "up", "10 log10(1 / MSE) on [0,1] RGB, capped at 100 dB"),
     "masked_l1": ("Masked L1", "down", "mean absolute RGB error over the pixels inside the target's mask"),
     "iou": ("Silhouette IoU", "up", f"IoU of the output's silhouette (pixels where some channel differs from the "
-                                    f"background by > {SILHOUETTE_THRESHOLD}) and the target mask (alpha > 0.5)"),
+                                    f"background by > {FOREGROUND_THRESHOLD}) and the target mask (alpha > 0.5)"),
     "epe": ("Flow EPE (px)", "down", "mean end-point error of the method's backward flow against the rendered "
                                      "ground-truth flow, over pixels with a valid ground truth (identity: zero "
                                      "flow; EOPose's flow is its warp module's, reported under Warp only)"),
+    "blank": ("Blank outputs", "down", f"number of outputs whose silhouette covers less than {BLANK_COVERAGE:.0%} "
+                                       f"of the target's mask (a blank or nearly blank frame)"),
 }
 NO_FLOW = "n/a: no flow of its own"
 
@@ -82,8 +88,19 @@ def load_for_evaluation(path, device) -> tuple[torch.nn.Module, TrainConfig]:
     return model, config_from_dict(config, path)
 
 
+def stage1_warp(checkpoint: Path, model, device):
+    """The warp module as stage 1 left it, for the Warp-only row: `warp.pt` beside the checkpoint (the end-to-end
+    stage tunes the warp further, so the final model's warp is not the stage-1 baseline), else `model` itself.
+    Returns (model whose warp to use, path it came from)."""
+    path = Path(checkpoint).parent / "warp.pt"
+    if path.is_file() and path.resolve() != Path(checkpoint).resolve():
+        return load_trained(path, device)[0], path
+    return model, Path(checkpoint)
+
+
 def _samples(settings: EvalSettings, config: TrainConfig) -> Subset:
-    dataset = PairSampleDataset(settings.data_dirs, split=settings.split, resolution=config.data.resolution,
+    split = None if settings.split == "all" else settings.split  # "all": every sample, e.g. an evaluation-only set
+    dataset = PairSampleDataset(settings.data_dirs, split=split, resolution=config.data.resolution,
                                 background=config.data.background, keypoint_method=config.data.keypoint_method,
                                 with_flow=True, split_fractions=config.data.split_fractions)
     if len(dataset) == 0:
@@ -115,6 +132,7 @@ def _fid_cell(features: dict, method: str, rows: np.ndarray, status: Status) -> 
 def evaluate(settings: EvalSettings) -> EvalResult:
     device = torch.device(settings.device)
     model, config = load_for_evaluation(settings.checkpoint, device)
+    warp_model, warp_source = stage1_warp(settings.checkpoint, model, device)
     samples = _samples(settings, config)
     background = warp_fill(config.data.background)
     lpips_metric, lpips_status = load_metric("lpips", device, settings.lpips_weights)
@@ -131,10 +149,12 @@ def evaluate(settings: EvalSettings) -> EvalResult:
             categories += list(batch["category"])
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             target = batch["target"]
-            predictions = predict(model, batch, config.warp_loss.tps_lambda, background)
+            predictions = predict(model, warp_model, batch, background)
             for method, (image, flow) in predictions.items():
                 per = scores[method]
                 per["ssim"] += ssim(image, target).tolist()
+                per["masked_ssim"] += masked_ssim(image, target, batch["mask_target"], config.data.background).tolist()
+                per["blank"] += blank(image, batch["mask_target"], config.data.background).double().tolist()
                 per["psnr"] += psnr(image, target).tolist()
                 per["masked_l1"] += masked_l1(image, target, batch["mask_target"]).tolist()
                 per["iou"] += silhouette_iou(image, batch["mask_target"], config.data.background).tolist()
@@ -157,8 +177,9 @@ def evaluate(settings: EvalSettings) -> EvalResult:
     for group, rows in groups.items():
         table[group] = {}
         for method in METHODS:
-            cells = {name: _cell([scores[method][name][r] for r in rows]) for name in ("ssim", "psnr", "masked_l1",
-                                                                                       "iou")}
+            cells = {name: _cell([scores[method][name][r] for r in rows]) for name in ("ssim", "masked_ssim", "psnr",
+                                                                                       "masked_l1", "iou")}
+            cells["blank"] = {"value": float(sum(scores[method]["blank"][r] for r in rows)), "status": "ok"}
             cells["lpips"] = _cell([scores[method]["lpips"][r] for r in rows] if lpips_metric else [],
                                    str(lpips_status))
             cells["fid"] = _fid_cell(features, method, rows, fid_status)
@@ -169,7 +190,7 @@ def evaluate(settings: EvalSettings) -> EvalResult:
             "split": settings.split, "samples": len(samples), "samples_in_split": len(samples.dataset),
             "group_sizes": {group: int(len(rows)) for group, rows in groups.items()},
             "resolution": config.data.resolution, "keypoint_method": config.data.keypoint_method,
-            "config": config.name, "tps_lambda": config.warp_loss.tps_lambda, "device": str(device),
+            "warp_only_checkpoint": str(warp_source), "config": config.name, "tps_lambda": config.model.tps_lambda, "device": str(device),
             "seconds": round(seconds, 3), "samples_per_second": round(len(samples) / max(seconds, 1e-9), 3)}
     statuses = {"lpips": str(lpips_status), "fid": str(fid_status)}
     return EvalResult(info=info, statuses=statuses, table=table, examples=examples)

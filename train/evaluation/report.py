@@ -24,8 +24,9 @@ from .baselines import METHOD_LABELS, METHODS
 from .evaluate import METRICS, EvalResult
 
 PAPER_METRICS = ("ssim", "lpips", "fid")
-FURTHER_METRICS = ("psnr", "masked_l1", "iou", "epe")
-DIGITS = {"ssim": 4, "lpips": 4, "fid": 2, "psnr": 2, "masked_l1": 4, "iou": 4, "epe": 3}
+FURTHER_METRICS = ("masked_ssim", "masked_l1", "iou", "psnr", "epe", "blank")
+DIGITS = {"ssim": 4, "masked_ssim": 4, "lpips": 4, "fid": 2, "psnr": 2, "masked_l1": 4, "iou": 4, "epe": 3,
+          "blank": 0}
 # EOPose paper, Table 1 (SSIM, LPIPS, FID on its Objaverse renders; a yardstick, not comparable to other data)
 PAPER_TABLE1 = {
     "Vases": {"TPS": (0.68, 0.28, 42.81), "EOPose": (0.89, 0.04, 11.82)},

@@ -136,9 +136,10 @@ class Reposer:
         order = raster_order(points_a[0, 0], valid[0, 0])
         points_a, points_p, valid = (torch.from_numpy(array[0, 0][order]).to(self.device)
                                      for array in (points_a, points_p, valid))
-        appearance, pose = (rgb.to(self.device) for rgb, _ in inputs)
+        (appearance, mask_a), (pose, mask_p) = ((rgb.to(self.device), alpha.to(self.device)) for rgb, alpha in inputs)
         torch.manual_seed(self.seed)  # the generator's noise injection
-        result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None])
+        result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None], mask_a[None],
+                            mask_p[None])
         side = square_a.shape[0]
         square_out = F.interpolate(result.output.clamp(0, 1), size=(side, side), mode="bilinear",
                                    antialias=True, align_corners=False)[0]

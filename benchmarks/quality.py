@@ -1,0 +1,85 @@
+"""Reposing quality against CPU training time: EOPose and its baselines on the same held-out samples.
+
+For each budget (minutes of training), trains the demo config with its stage steps scaled to fit the budget
+(the step rate of each stage is measured first, on this machine), then scores the checkpoint with
+eval-eopose's evaluation on the test split (and on `--holdout` folders with every sample). Prints one table
+row per (budget, data, method): masked SSIM, masked L1, silhouette IoU, full-frame SSIM, blank outputs.
+
+    .venv/bin/python benchmarks/quality.py --data out/demo/vases --holdout out/demo/urns --minutes 2 4 8 16
+"""
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from eopose.train.config import load_config
+from eopose.train.distributed import init_world
+from eopose.train.evaluation.baselines import METHODS
+from eopose.train.evaluation.evaluate import EvalSettings, evaluate
+from eopose.train.trainer import Trainer
+from eopose.train.stages import STAGE_ORDER
+
+COLUMNS = ("masked_ssim", "masked_l1", "iou", "ssim", "blank")
+
+
+def scaled_config(config, minutes: float, seconds_per_step: dict):
+    """The config with its stage steps scaled by one factor so that the run takes about `minutes`."""
+    planned = sum(config.steps(stage) * seconds_per_step[stage] for stage in STAGE_ORDER)
+    factor = 60 * minutes / planned
+    steps = {f"{stage}_steps": max(1, round(config.steps(stage) * factor)) for stage in STAGE_ORDER}
+    warm = {"tps_warmup_steps": max(1, round(config.warp_loss.tps_warmup_steps * factor))}
+    adv = {"adv_warmup_steps": round(config.gen_loss.adv_warmup_steps * factor)}
+    return dataclasses.replace(config, optim=dataclasses.replace(config.optim, **steps),
+                               warp_loss=dataclasses.replace(config.warp_loss, **warm),
+                               gen_loss=dataclasses.replace(config.gen_loss, **adv))
+
+
+def step_rates(config, data, probe_steps: int) -> dict:
+    """Seconds per step of each stage, from a short run of `probe_steps` per stage."""
+    probe = dataclasses.replace(config, optim=dataclasses.replace(
+        config.optim, **{f"{stage}_steps": probe_steps for stage in STAGE_ORDER}))
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in STAGE_ORDER:
+            start = time.perf_counter()
+            Trainer(probe, data, Path(tmp) / stage, init_world("cpu"), stage=stage).run()
+            rates[stage] = (time.perf_counter() - start) / probe_steps
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder with nocs keypoints")
+    parser.add_argument("--holdout", type=Path, action="append", default=[],
+                        help="evaluation-only folder scored on all its samples (e.g. a held-out style)")
+    parser.add_argument("--config", default="demo")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--probe-steps", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("runs/quality"))
+    args = parser.parse_args()
+    config = load_config(args.config)
+    rates = step_rates(config, [args.data], args.probe_steps)
+    print(f"device: cpu, {torch.get_num_threads()} threads; s/step " +
+          ", ".join(f"{stage} {rate:.2f}" for stage, rate in rates.items()))
+    print(f"{'minutes':>7} {'data':<10} {'method':<10} " + " ".join(f"{c:>11}" for c in COLUMNS))
+    for minutes in args.minutes:
+        run_dir = args.out / f"{minutes:g}min"
+        budget = scaled_config(config, minutes, rates)
+        start = time.perf_counter()
+        Trainer(budget, [args.data], run_dir, init_world("cpu"), resume=(run_dir / "checkpoints" / "last.pt").exists()
+                ).run()
+        wall = (time.perf_counter() - start) / 60
+        for data, split in [(args.data, "test")] + [(folder, "all") for folder in args.holdout]:
+            result = evaluate(EvalSettings(checkpoint=run_dir / "checkpoints" / "final.pt", data_dirs=[data],
+                                           split=split, examples=0))
+            table = result.table["All together"]
+            for method in METHODS:
+                cells = " ".join(f"{table[method][c]['value']:11.4f}" for c in COLUMNS)
+                print(f"{minutes:7g} {data.name + '/' + split:<10} {method:<10} {cells}  (trained {wall:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
