@@ -105,7 +105,8 @@ def resolve(name: str, path=None, download: bool = False) -> Path:
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise WeightsUnavailable(f"{source.flag} {path}: file not found; pass the path of the {source.what}")
+            made = f" ({source.hint})" if source.hint else ""
+            raise WeightsUnavailable(f"{source.flag} {path}: file not found; pass the path of the {source.what}{made}")
         return path
     found = source.cached()
     if found is not None:
