@@ -3,6 +3,7 @@
     eopose-dataset info DIR      shards, rows, image size, categories, keypoint sets, splits
     eopose-dataset verify DIR    recompute sha256 and check the schema of every shard (exit 1 on problems)
     eopose-dataset index DIR     rebuild index.json from the shard files present
+    eopose-dataset export DIR --out FOLDER [--quads N]   the views of the first N quadruplets as RGBA PNGs
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import collections
 import sys
 
 from . import command_line
-from .shard_format import DatasetFormatError, open_dataset, update_index, verify
+from .shard_format import VIEW_NAMES, DatasetFormatError, open_dataset, update_index, verify
 from .splits import split_of_quad
 
 PROG = "eopose-dataset"
@@ -53,15 +54,35 @@ def _index(path: str) -> int:
     return 0
 
 
+def _export(path: str, out, quads: int) -> int:
+    """Write `<out>/quad<i>-<view>.png` (straight-alpha RGBA, as rendered) for the first `quads` quadruplets:
+    inputs for `repose` that come with their true renders."""
+    from PIL import Image
+
+    data = open_dataset(path)
+    out.mkdir(parents=True, exist_ok=True)
+    for quad in range(min(quads, len(data))):
+        for view, rgba in zip(VIEW_NAMES, data.read(quad, ["rgba"])["rgba"]):
+            Image.fromarray(rgba).save(out / f"quad{quad}-{view}.png")
+    print(f"{path}: views of {min(quads, len(data))} quadruplets written to {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = command_line.ArgumentParser(prog=PROG, description=__doc__)
-    parser.add_argument("command", choices=("info", "verify", "index"),
+    parser.add_argument("command", choices=("info", "verify", "index", "export"),
                         help="info: summary; verify: recompute every sha256 and check the schema; index: rebuild "
-                             "index.json (rehashing every shard)")
+                             "index.json (rehashing every shard); export: views as PNG files")
     parser.add_argument("path", help="dataset folder (holds index.json and shard-XXXXX.h5)")
+    parser.add_argument("--out", type=command_line.folder, help="export: folder for the PNG files")
+    parser.add_argument("--quads", type=command_line.integer(1), default=2, help="export: quadruplets to write")
     args = parser.parse_args(argv)
+    if args.command == "export" and args.out is None:
+        return command_line.fail(PROG, "export needs --out FOLDER")
     try:
         command_line.dataset_folder(args.path)
+        if args.command == "export":
+            return _export(args.path, args.out, args.quads)
         return {"info": _info, "verify": _verify, "index": _index}[args.command](args.path)
     except (DatasetFormatError, argparse.ArgumentTypeError) as error:
         return command_line.fail(PROG, error)

@@ -196,7 +196,7 @@ def test_untrained_model_warps_like_tps_and_generator_returns_its_warp():
         out = run(model, batch)
     assert torch.equal(out.flow, out.warp.prior)  # zero-initialised residual heads: exactly the TPS flow
     assert out.warp.prior.abs().max() > 1  # ... which is not the identity
-    assert torch.equal(out.output, out.warped)  # the composition gate starts at 0: EOPose == its warp
+    assert torch.equal(out.output, out.warped)  # zero-initialised residual: an untrained EOPose == its warp
     tps_image = warp(batch["appearance"], out.warp.prior, fill=1.0)
     assert torch.equal(out.warp.warped[-1], tps_image)
 
@@ -238,7 +238,7 @@ def _assert_all_grads(module):
 
 
 def trained_looking(model):
-    """The model with its zero-initialised parts (residual flow heads, mask heads, composition gate) moved off
+    """The model with its zero-initialised parts (residual flow heads, mask heads, tRGB convs) moved off
     zero, as after a first optimiser step: at exactly zero they block the gradient of what feeds them."""
     with torch.no_grad():
         for parameter in model.parameters():

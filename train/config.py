@@ -95,7 +95,8 @@ class TrainConfig:
         return self.optim.batch_size_warp if stage == "warp" else self.optim.batch_size_gen
 
 
-def _build(cls, values: dict, where: str, source: Path):
+def build_config(cls, values: dict, where: str, source: Path):
+    """An instance of dataclass `cls` from a TOML table; unknown keys and wrong types are one-line errors."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -107,7 +108,7 @@ def _build(cls, values: dict, where: str, source: Path):
         if dataclasses.is_dataclass(default):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: [{name}] must be a table")
-            kwargs[name] = _build(type(default), value, name, source)
+            kwargs[name] = build_config(type(default), value, name, source)
         elif isinstance(default, tuple):
             kwargs[name] = tuple(value)
         elif isinstance(default, bool) or not isinstance(default, (int, float)) or isinstance(value, bool):
@@ -121,19 +122,25 @@ def _build(cls, values: dict, where: str, source: Path):
     return cls(**kwargs)
 
 
-def load_config(name_or_path: str) -> TrainConfig:
-    """A packaged config by name (`paper`, `tiny`, `demo`) or a TOML file path."""
-    path = CONFIG_DIR / f"{name_or_path}.toml"
+def read_config_file(name_or_path: str, config_dir: Path, cls):
+    """(config of dataclass `cls`, path) from a packaged config name in `config_dir` or a TOML file path; errors
+    are one-line ConfigErrors naming the file."""
+    path = config_dir / f"{name_or_path}.toml"
     if not path.is_file():
         path = Path(name_or_path)
     if not path.is_file():
-        packaged = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+        packaged = sorted(p.stem for p in config_dir.glob("*.toml"))
         raise ConfigError(f"{name_or_path}: no such config file; use one of {packaged} or a path to a TOML file")
     try:
         values = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML ({error})") from None
-    config = _build(TrainConfig, values, "top level", path)
+    return build_config(cls, values, "top level", path), path
+
+
+def load_config(name_or_path: str) -> TrainConfig:
+    """A packaged config by name (`paper`, `tiny`, `demo`) or a TOML file path."""
+    config, path = read_config_file(name_or_path, CONFIG_DIR, TrainConfig)
     if config.data.resolution % (2 ** max(config.model.warp_depth, config.model.gen_scales)):
         raise ConfigError(f"{path}: data.resolution {config.data.resolution} must be a multiple of "
                           f"2**max(model.warp_depth, model.gen_scales)")
@@ -142,4 +149,4 @@ def load_config(name_or_path: str) -> TrainConfig:
 
 def config_from_dict(values: dict, source) -> TrainConfig:
     """The TrainConfig of a `TrainConfig.to_dict()` (a checkpoint's "config"); errors name `source`."""
-    return _build(TrainConfig, dict(values), "top level", Path(source))
+    return build_config(TrainConfig, dict(values), "top level", Path(source))

@@ -11,8 +11,25 @@ from pathlib import Path
 import numpy as np
 
 from eopose.dataset.contact_sheet import draw_points, grid, save_png
+from eopose.dataset.splits import SPLITS, split_of_model
 
 GRID_LABELS = ("Ia + Pa", "Ip + Pp", "Iwrp", "Igen", "Igt")
+
+
+def write_run_files(run_dir: Path, config: dict, datasets, data_dirs, split_fractions, counts: dict) -> None:
+    """config.json (the run's configuration) and split.json (data folders, split fractions, `counts` such as the
+    number of training samples, and the model ids of every split) of a run folder."""
+    run_dir = Path(run_dir)
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    models = {split: set() for split in SPLITS}
+    for data in datasets:
+        for pair in data.column("model_id"):
+            for model_id in pair:
+                models[split_of_model(str(model_id), split_fractions)].add(str(model_id))
+    split = {"data": [str(d) for d in ([data_dirs] if isinstance(data_dirs, (str, Path)) else data_dirs)],
+             "fractions": list(split_fractions), **counts,
+             "models": {name: sorted(ids) for name, ids in models.items()}}
+    (run_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
 
 
 class RunLog:

@@ -8,7 +8,6 @@ carry every RNG state, so `--resume` after a kill continues to the same losses a
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import torch
@@ -17,7 +16,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from eopose.dataset.pairs import PairSampleDataset
-from eopose.dataset.splits import SPLITS, split_of_model
 from eopose.model.discriminator import PatchDiscriminator
 from eopose.model.eopose import EOPose
 from eopose.model.loading import build_model, read_checkpoint
@@ -28,7 +26,7 @@ from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .collapse import CollapseGuard
 from .config import TrainConfig
 from .distributed import World, all_reduce_mean
-from .run_log import RunLog
+from .run_log import RunLog, write_run_files
 from .stages import STAGE_ORDER, get_stage, selected_stages, set_trainable
 from .steps import discriminator_loss, model_losses, to_device
 
@@ -101,20 +99,9 @@ class Trainer:
             self.progress = dict(self.resume_state["progress"])
             self.log.truncate_after(self.progress["global_step"])
         if world.is_main:
-            self._write_run_files(data_dirs)
+            write_run_files(self.run_dir, self.config.to_dict(), self.dataset.datasets, data_dirs,
+                            self.config.data.split_fractions, {"train_samples": len(self.dataset)})
 
-    def _write_run_files(self, data_dirs) -> None:
-        (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1) + "\n")
-        models = {split: set() for split in SPLITS}
-        for data in self.dataset.datasets:
-            for pair in data.column("model_id"):
-                for model_id in pair:
-                    models[split_of_model(str(model_id), self.config.data.split_fractions)].add(str(model_id))
-        split = {"data": [str(d) for d in ([data_dirs] if isinstance(data_dirs, (str, Path)) else data_dirs)],
-                 "fractions": list(self.config.data.split_fractions),
-                 "train_samples": len(self.dataset),
-                 "models": {name: sorted(ids) for name, ids in models.items()}}
-        (self.run_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _kept_checkpoint(self) -> str:

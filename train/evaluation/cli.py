@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                          "download")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's noise injection")
+    parser.add_argument("--attach", type=Path, action="append", default=[],
+                        help="image file to copy into the report and show in report.html (repeatable), e.g. "
+                             "repose outputs")
     return parser.parse_args(argv)
 
 
@@ -51,13 +54,17 @@ def main(argv=None) -> int:
                             batch_size=args.batch_size, max_samples=args.max_samples,
                             lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, device=device,
                             examples=args.examples, seed=args.seed)
+    missing = [str(path) for path in args.attach if not path.is_file()]
+    if missing:
+        print(f"eval-eopose: error: --attach {missing[0]}: no such file; pass an existing image", file=sys.stderr)
+        return 2
     try:
         result = evaluate(settings)
     except (EvaluationError, DatasetFormatError, ConfigError, CheckpointError, FileNotFoundError,
             ValueError) as error:
         print(f"eval-eopose: error: {error}", file=sys.stderr)
         return 2
-    paths = write_report(result, args.out)
+    paths = write_report(result, args.out, args.attach)
     for name, status in result.statuses.items():
         if status != "ok":
             print(f"eval-eopose: {name} {status}", file=sys.stderr)

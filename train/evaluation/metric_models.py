@@ -1,8 +1,9 @@
 """Learned metrics with their weights: LPIPS (AlexNet) and FID (Inception-v3), each available or not, with a reason.
 
-Weights come from a local file when one is given, else from their real sources through torch.hub's
-cache (downloaded once when there is a network). Offline with neither, the metric is *unavailable*:
-the report shows "unavailable: <reason>" and never a number.
+Weights are resolved by eopose.dataset.weights (entries `lpips-alexnet` and `fid-inception`): a local file
+when one is given, else torch.hub's cache, else a download from the real source when there is a network.
+Offline with none of them, the metric is *unavailable*: the report shows "unavailable: <reason>" (the
+resolver's one-line fix) and never a number.
 
 - LPIPS: Zhang, Isola, Efros, Shechtman & Wang, "The Unreasonable Effectiveness of Deep Features as a
   Perceptual Metric", CVPR 2018; the `lpips` package, v0.1, AlexNet trunk (the paper's default). Its
@@ -21,9 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-LPIPS_TRUNK_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
-FID_WEIGHTS_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-                   "weights-inception-2015-12-05-6726825d.pth")  # torch-fidelity's URL_INCEPTION_V3
+from eopose.dataset.weights import WeightsUnavailable, resolve, unloadable
+
 LPIPS_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}  # torchvision alexnet.features index -> lpips `slice{n}`
 
 
@@ -49,10 +49,8 @@ class LPIPSMetric:
     def __init__(self, device, weights=None):
         import lpips
 
-        if weights is not None:
-            trunk = torch.load(weights, map_location="cpu", weights_only=True)
-        else:
-            trunk = torch.hub.load_state_dict_from_url(LPIPS_TRUNK_URL, map_location="cpu", progress=False)
+        weights = resolve("lpips-alexnet", weights, download=True)
+        trunk = torch.load(weights, map_location="cpu", weights_only=True)
         # pnet_rand: build the AlexNet without torchvision downloading anything; the trunk is loaded below
         with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained=False`
             warnings.simplefilter("ignore", UserWarning)
@@ -76,9 +74,9 @@ class InceptionFeatures:
     def __init__(self, device, weights=None):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+        path = resolve("fid-inception", weights, download=True)
         self.model = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                                 feature_extractor_weights_path=None if weights is None
-                                                 else str(weights), verbose=False).to(device)
+                                                 feature_extractor_weights_path=str(path), verbose=False).to(device)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -98,13 +96,13 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
 def load_metric(kind: str, device, weights=None):
     """(LPIPSMetric | InceptionFeatures | None, Status) for kind 'lpips' or 'fid'; never raises for missing weights."""
-    builder, flag, source = {"lpips": (LPIPSMetric, "--lpips-weights", LPIPS_TRUNK_URL),
-                             "fid": (InceptionFeatures, "--fid-weights", FID_WEIGHTS_URL)}[kind]
+    builder, name = {"lpips": (LPIPSMetric, "lpips-alexnet"), "fid": (InceptionFeatures, "fid-inception")}[kind]
     try:
         return builder(device, weights), Status(True)
+    except WeightsUnavailable as error:  # no file, no cache, no network: the resolver's one-line fix
+        return None, Status(False, str(error))
     except ImportError as error:
         package = "lpips" if kind == "lpips" else "torch-fidelity"
         return None, Status(False, f"{package} not installed ({_one_line(error)}); pip install {package}")
-    except Exception as error:  # no network, no cache, a bad file: say which, never fall back to a number
-        where = f"{weights}" if weights is not None else f"no local weights and no download of {source}"
-        return None, Status(False, f"{where} ({_one_line(error)}); pass {flag} PATH")
+    except Exception as error:  # a file that does not hold the weights: say which, never fall back to a number
+        return None, Status(False, str(unloadable(name, weights, error)))

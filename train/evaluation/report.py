@@ -13,6 +13,7 @@ import csv
 import html
 import io
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -148,7 +149,7 @@ def _html_table(header: list, rows: list) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_html(result: EvalResult, path: Path, grid_png: bytes | None) -> None:
+def write_html(result: EvalResult, path: Path, grid_png: bytes | None, attachments=()) -> None:
     paper_header, paper_rows, further_header, further_rows = table_rows(result)
     statuses = "".join(f"<li><b>{html.escape(METRICS[n][0])}</b>: {html.escape(s)}</li>"
                        for n, s in metric_statuses(result).items())
@@ -167,16 +168,29 @@ img{{max-width:100%;image-rendering:pixelated}}</style></head>
 <h2>Further metrics</h2>{_html_table(further_header, further_rows)}
 <h2>Metric status</h2><ul>{statuses}</ul>
 <h2>Definitions</h2><ul>{definitions}</ul>
-<h2>Examples</h2>{figure}
+<h2>Examples</h2>{figure}{_attachments_html(attachments)}
 </body></html>
 """
     path.write_text(document)
 
 
-def write_report(result: EvalResult, out_dir) -> dict:
-    """Write every report file into `out_dir`; returns {kind: path}."""
+def _attachments_html(names) -> str:
+    if not names:
+        return ""
+    items = "".join(f'<figure><img alt="{html.escape(n)}" src="{html.escape(n)}"><figcaption>{html.escape(n)}'
+                    f"</figcaption></figure>" for n in names)
+    return f"<h2>Attached images</h2>{items}"
+
+
+def write_report(result: EvalResult, out_dir, attachments=()) -> dict:
+    """Write every report file into `out_dir`, with copies of the `attachments` (image files, e.g. `repose`
+    outputs) shown and linked at the end of report.html; returns {kind: path}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for attachment in map(Path, attachments):
+        shutil.copyfile(attachment, out_dir / attachment.name)
+        names.append(attachment.name)
     paths = {"markdown": out_dir / "report.md", "csv": out_dir / "metrics.csv", "json": out_dir / "metrics.json",
              "html": out_dir / "report.html"}
     grid_png = None
@@ -189,5 +203,5 @@ def write_report(result: EvalResult, out_dir) -> dict:
     write_markdown(result, paths["markdown"])
     write_csv(result, paths["csv"])
     write_json(result, paths["json"])
-    write_html(result, paths["html"], grid_png)
+    write_html(result, paths["html"], grid_png, names)
     return paths

@@ -6,13 +6,12 @@ as train-eopose's (eopose.train.config: unknown keys and wrong types are errors 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eopose.dataset.keypoints.nocs_net import NocsNetConfig
 
-from ..config import ConfigError, _build
+from ..config import ConfigError, read_config_file
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -82,17 +81,7 @@ class NocsTrainConfig:
 
 def load_nocs_config(name_or_path: str) -> NocsTrainConfig:
     """A packaged config by name or a TOML file path."""
-    path = CONFIG_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        path = Path(name_or_path)
-    if not path.is_file():
-        packaged = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-        raise ConfigError(f"{name_or_path}: no such config file; use one of {packaged} or a path to a TOML file")
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML ({error})") from None
-    config = _build(NocsTrainConfig, values, "top level", path)
+    config, path = read_config_file(name_or_path, CONFIG_DIR, NocsTrainConfig)
     factor = config.net.stem_stride * 2 ** (len(config.net.channels) - 1)
     if config.net.resolution % factor or config.optim.batch_size % 4:
         raise ConfigError(f"{path}: net.resolution must be a multiple of net.stem_stride * 2**(len(net.channels) - 1)"

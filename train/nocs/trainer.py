@@ -10,7 +10,6 @@ to the same losses as an uninterrupted run. DDP: DistributedSampler, gloo on the
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from tqdm import tqdm
 
 from eopose.dataset.contact_sheet import grid, save_png
 from eopose.dataset.keypoints.nocs_net import NocsNet, checkpoint_payload, parameter_count
-from eopose.dataset.splits import SPLITS, split_of_model
 
 from ..checkpoint import rng_state, save_checkpoint, set_rng_state
 from ..distributed import World, all_reduce_mean
-from ..run_log import RunLog
+from ..run_log import RunLog, write_run_files
 from .augment import augment_views
 from .config import NocsTrainConfig
 from .data import NocsViewDataset
@@ -93,19 +91,9 @@ class NocsTrainer:
             set_rng_state(state["rng"])
             self.log.truncate_after(self.step)
         if world.is_main:
-            self._write_run_files(data_dirs)
+            write_run_files(self.run_dir, self.config.to_dict(), self.dataset.datasets, data_dirs,
+                            self.config.data.split_fractions, {"train_quadruplets": len(self.dataset)})
 
-    def _write_run_files(self, data_dirs) -> None:
-        (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1) + "\n")
-        models = {split: set() for split in SPLITS}
-        for data in self.dataset.datasets:
-            for pair in data.column("model_id"):
-                for model_id in pair:
-                    models[split_of_model(str(model_id), self.config.data.split_fractions)].add(str(model_id))
-        split = {"data": [str(d) for d in ([data_dirs] if isinstance(data_dirs, (str, Path)) else data_dirs)],
-                 "fractions": list(self.config.data.split_fractions), "train_quadruplets": len(self.dataset),
-                 "models": {name: sorted(ids) for name, ids in models.items()}}
-        (self.run_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n")
 
     def _loader(self, step: int):
         """Batches of one epoch from `step` on; the order depends only on (seed, epoch)."""
