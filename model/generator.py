@@ -11,16 +11,17 @@ SIGGRAPH Asia 2021): re-renders the warped image Iwrp in the target pose.
   and a tRGB 1x1 conv whose output is added to the bilinearly x2-upsampled RGB of the
   previous scale.
 
-* Composition: the texture encoder also sees the warp module's silhouette and visibility maps; a 1x1 conv
-  on the finest decoder features gives a mask m, and the output is
-  ``Iwrp + g * m * (G - Iwrp)`` = ``(1 - g m) Iwrp + g m G``, where G is the synthesised image and g a
-  learned gate (at most 1) that starts at 0 (as ReZero, Bachlechner et al. 2020, starts residual branches
-  at 0). An untrained generator therefore returns Iwrp exactly: it refines the warp and fills occluded
-  pixels rather than repainting, and warp-only quality is its starting point.
+* Composition: the texture encoder also sees the warp module's silhouette and visibility maps. The summed
+  tRGB output is a residual on Iwrp, ``G = Iwrp + tanh(rgb)``, and a 1x1 conv on the finest decoder
+  features gives a mask m in (0, 1); the output is ``Iwrp + m * (G - Iwrp) = (1 - m) Iwrp + m G``. The tRGB
+  convs start at zero (as ReZero, Bachlechner et al. 2020, starts residual branches at 0), so G = Iwrp and
+  an untrained generator returns Iwrp exactly, while m and the tRGB convs still receive gradients: the
+  generator refines the warp and fills occluded pixels rather than repainting, and warp-only quality is its
+  starting point.
 
-Value range: inputs and output images are in [0, 1] (the loader's convention, composited on
-white); internally images are mapped to [-1, 1] and the summed tRGB output goes through
-``(tanh + 1) / 2``.
+Value range: input images are in [0, 1] (the loader's convention, composited on white); the
+texture encoder sees them mapped to [-1, 1]; the output may leave [0, 1] slightly during training
+(evaluation and `repose` clamp it).
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class DecoderBlock(nn.Module):
         self.inject = TextureInjection(texture_ch, out_ch)
         self.noise = NoiseInjection()
         self.to_rgb = nn.Conv2d(out_ch, 3, 1)
+        nn.init.zeros_(self.to_rgb.weight)  # the residual starts at 0 (module docstring)
+        nn.init.zeros_(self.to_rgb.bias)
 
     def forward(self, x: torch.Tensor, texture: torch.Tensor):
         x = F.leaky_relu(self.noise(self.inject(self.conv(x), texture)), 0.2)
@@ -142,7 +145,6 @@ class Generator(nn.Module):
             DecoderBlock(coarse_to_fine[max(i - 1, 0)], coarse_to_fine[i], coarse_to_fine[i])
             for i in range(scales + 1))
         self.blend = nn.Conv2d(widths[0], 1, 1)
-        self.gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, warped: torch.Tensor, silhouette: torch.Tensor, visibility: torch.Tensor,
                 heatmaps_p: torch.Tensor, heatmaps_a: torch.Tensor) -> torch.Tensor:
@@ -158,6 +160,4 @@ class Generator(nn.Module):
                 rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
             x, block_rgb = block(x, texture)
             rgb = block_rgb if rgb is None else rgb + block_rgb
-        synthesised = 0.5 * (torch.tanh(rgb) + 1)
-        mix = self.gate.clamp(max=1.0) * torch.sigmoid(self.blend(x))
-        return warped + mix * (synthesised - warped)
+        return warped + torch.sigmoid(self.blend(x)) * torch.tanh(rgb)
