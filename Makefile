@@ -15,6 +15,7 @@ setup: $(STAMP)
 # lines (the machine's pip config names local wheel folders that may not exist) and setuptools' build-time
 # UserWarnings for the editable install; pip's exit status is kept.
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+EXTRAS := .[render,publish,test]# a variable: a literal comma inside $(call ...) would split its argument
 QUIET_PIP = status=$$(mktemp); { $(1) 2>&1 || echo $$? > $$status; } | grep -v "^WARNING: Location '.*' is ignored"; \
 	code=$$(cat $$status); rm -f $$status; exit $${code:-0}
 
@@ -26,7 +27,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@echo "setup: torch 2.14.1, torchvision 0.29.1"
 	@$(call QUIET_PIP,$(PIP) torch==2.14.1 torchvision==0.29.1)
 	@echo "setup: eopose and its dependencies (render, publish, test extras)"
-	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e ".[render,publish,test]")
+	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e "$(EXTRAS)")
 	@touch $(STAMP)
 	@echo "setup: done ($(VENV))"
 
