@@ -1,6 +1,6 @@
 """Training-loader throughput: samples/s at 256x256 for 0 and 2 DataLoader workers.
 
-Target (BRIEF.md): >= 300 samples/s with 2 workers on the 2-core CPU machine, and >= 3x the training
+Target (the figures this project holds itself to; README, Benchmarks): >= 300 samples/s with 2 workers on the 2-core CPU machine, and >= 3x the training
 step rate. Uses analytic shards (eopose.dataset.synthetic) unless --data points at a rendered folder.
 
     .venv/bin/python benchmarks/loader.py [--data DIR] [--quads 64] [--epochs 2]

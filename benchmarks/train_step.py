@@ -1,6 +1,6 @@
 """Training throughput per stage (samples/s) for the paper and tiny configs, next to the loader's samples/s.
 
-Target (BRIEF.md): the loader delivers >= 3x the training step rate. Timing only: analytic shards with
+Target (the figures this project holds itself to; README, Benchmarks): the loader delivers >= 3x the training step rate. Timing only: analytic shards with
 random keypoints, and for configs with VGG terms a randomly initialised VGG19 (same cost as the real one).
 
     .venv/bin/python benchmarks/train_step.py [--configs tiny paper] [--steps 3] [--batch 4]

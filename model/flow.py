@@ -18,13 +18,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from eopose.dataset import geometry
+
 
 def pixel_centres(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """Continuous (x, y) coordinates of all pixel centres, ``[1, 2, H, W]``."""
-    ys = torch.arange(height, device=device, dtype=dtype) + 0.5
-    xs = torch.arange(width, device=device, dtype=dtype) + 0.5
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x, grid_y]).unsqueeze(0)
+    """Continuous (x, y) coordinates of all pixel centres, ``[1, 2, H, W]``: the convention's one definition,
+    eopose.dataset.geometry.pixel_centres, as a tensor."""
+    return torch.from_numpy(geometry.pixel_centres(height, width)).permute(2, 0, 1)[None].to(device, dtype)
 
 
 def flow_to_normalised(flow: torch.Tensor) -> torch.Tensor:

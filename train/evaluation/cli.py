@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 
+from eopose.dataset import command_line
 from eopose.dataset.shard_format import DatasetFormatError
 
 from eopose.model.loading import CheckpointError
@@ -23,7 +23,7 @@ from .report import write_report
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="eval-eopose", description=__doc__.split("\n")[0])
+    parser = command_line.ArgumentParser(prog="eval-eopose", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="train-eopose checkpoint (run/checkpoints/"
                                                                        "final.pt)")
     parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fid-weights", type=Path, help="torch-fidelity Inception-v3 weights (weights-inception-"
                                                          "2015-12-05-6726825d.pth); default: torch.hub cache, else "
                                                          "download")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    command_line.add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's noise injection")
     parser.add_argument("--attach", type=Path, action="append", default=[],
                         help="image file to copy into the report and show in report.html (repeatable), e.g. "
@@ -49,7 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    try:
+        device = command_line.resolve_device(args.device)
+    except command_line.UsageError as error:
+        return command_line.fail("eval-eopose", error)
     settings = EvalSettings(checkpoint=args.checkpoint, data_dirs=args.data, split=args.split,
                             batch_size=args.batch_size, max_samples=args.max_samples,
                             lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, device=device,

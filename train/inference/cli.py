@@ -17,13 +17,12 @@ import csv
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
+from eopose.dataset import command_line
 from eopose.dataset.keypoints.backbones import PRESETS
 from eopose.dataset.keypoints.methods import IMAGE_METHODS
 from eopose.dataset.weights import WeightsUnavailable
-
 from eopose.model.loading import CheckpointError
 
 from ..config import ConfigError
@@ -32,7 +31,7 @@ from .repose import Reposer, ReposeError, load_rgba, save_outputs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="repose", description=__doc__.split("\n")[0])
+    parser = command_line.ArgumentParser(prog="repose", description=__doc__.split("\n")[0])
     parser.add_argument("--appearance", type=Path, help="image of the object to repose")
     parser.add_argument("--pose", type=Path, help="image of an object of the same category in the target pose")
     parser.add_argument("--out", type=Path, help="output PNG (single pair)")
@@ -49,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                      "of train-nocs")
     parser.add_argument("--show-keypoints", action="store_true", help="also write <out>.keypoints.png (Ia | Ip "
                                                                       "with the matched points)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    command_line.add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="k-means and noise-injection seed")
     args = parser.parse_args(argv)
     single, batch = args.appearance or args.pose or args.out, args.pairs or args.out_dir
@@ -81,7 +80,10 @@ def read_pairs(pairs: Path, out_dir: Path) -> list[tuple[Path, Path, Path]]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    try:
+        device = command_line.resolve_device(args.device)
+    except command_line.UsageError as error:
+        return command_line.fail("repose", error)
     try:
         jobs = ([(args.appearance, args.pose, args.out)] if args.appearance
                 else read_pairs(args.pairs, args.out_dir))
