@@ -1,5 +1,13 @@
 """Shared pytest fixtures: small analytic datasets written through the real shard format."""
+import os
+
 import pytest
+
+# submitit configures its log handlers on import with the sys.stdout/sys.stderr of that moment: under pytest,
+# one test's capture streams, closed by the time a later test logs ("I/O operation on closed file", then
+# "lost sys.stderr"). NOCONFIG (submitit/core/logger.py) leaves its records to the root logger, which pytest
+# captures per test.
+os.environ.setdefault("SUBMITIT_LOG_LEVEL", "NOCONFIG")
 
 from eopose.dataset.synthetic import write_synthetic_dataset
 
