@@ -145,7 +145,9 @@ def test_two_process_gloo_ddp_matches_single_process_gradients(keyed_dataset, tm
         compared = [name for name in single if "noise" not in name]  # noise draws differ per process by design
         assert len(compared) > 10 and set(compared) <= set(distributed)
         for name in compared:
-            torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-6, msg=name)
+            # float32 sums over 8 x 64 x 64 pixels in another order: the silhouette/visibility head's gradients
+            # differ by up to ~3e-4 relative with one thread per process; a batch-coupled loss differs by O(1)
+            torch.testing.assert_close(distributed[name], single[name], rtol=1e-3, atol=1e-5, msg=name)
 
 
 def test_torchrun_trains_with_two_processes(keyed_dataset, tmp_path):
