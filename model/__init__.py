@@ -11,7 +11,7 @@ from .loading import CheckpointError, ModelConfig, build_model, load_trained, re
 from .losses import (GeneratorLoss, GeneratorLossWeights, VGGLoss, WarpLoss, WarpLossWeights,
                      flow_l1, gram_matrix, lsgan_d_loss, lsgan_g_loss, total_variation)
 from .tps import fit_tps, tps_flow
-from .vgg_features import WEIGHTS_FILENAME, VGG19Features, VGGWeightsUnavailable, load_vgg19
+from .vgg_features import WEIGHTS_FILENAME, VGG19Features, load_vgg19
 from .warp_module import WarpModule, WarpOutput
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "CheckpointError", "WarpModule", "WarpOutput", "Generator", "PatchDiscriminator",
     "warp", "convex_upsample", "upsample_flow_bilinear", "pixel_centres", "flow_to_normalised",
     "gaussian_heatmaps", "default_sigma", "fit_tps", "tps_flow",
-    "VGGLoss", "VGG19Features", "VGGWeightsUnavailable", "load_vgg19", "WEIGHTS_FILENAME",
+    "VGGLoss", "VGG19Features", "load_vgg19", "WEIGHTS_FILENAME",
     "WarpLoss", "WarpLossWeights", "GeneratorLoss", "GeneratorLossWeights",
     "lsgan_d_loss", "lsgan_g_loss", "total_variation", "flow_l1", "gram_matrix",
 ]

@@ -15,15 +15,19 @@ Convention (identical to the data loader's ``flow_gt``, see docs/dataset-format.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 from eopose.dataset import geometry
 
 
+@functools.lru_cache(maxsize=32)
 def pixel_centres(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """Continuous (x, y) coordinates of all pixel centres, ``[1, 2, H, W]``: the convention's one definition,
-    eopose.dataset.geometry.pixel_centres, as a tensor."""
+    eopose.dataset.geometry.pixel_centres, as a tensor. Cached per (size, device, dtype): every warp asks for
+    it, so it is built once instead of on each call; callers must not modify it in place."""
     return torch.from_numpy(geometry.pixel_centres(height, width)).permute(2, 0, 1)[None].to(device, dtype)
 
 

@@ -16,10 +16,9 @@ import torch
 from torch import nn
 from torchvision.models import vgg19
 
-from eopose.dataset.weights import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS, WeightsUnavailable, resolve, unloadable
+from eopose.dataset.weights import IMAGENET_MEAN, IMAGENET_STD, WEIGHTS, resolve, unloadable
 
 WEIGHTS_FILENAME = os.path.basename(WEIGHTS["vgg19"].url)
-VGGWeightsUnavailable = WeightsUnavailable  # the name train/cli.py and tests import
 
 # Index of each ReLU output in torchvision's ``vgg19().features``.
 LAYER_INDEX = {

@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
+from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.stages import get_stage, set_trainable
 from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
-                          VGG19Features, VGGLoss, VGGWeightsUnavailable, WEIGHTS_FILENAME,
+                          VGG19Features, VGGLoss, WEIGHTS_FILENAME,
                           WarpLoss, WarpLossWeights, WarpModule, convex_upsample, fit_tps,
                           flow_l1, gaussian_heatmaps, lsgan_d_loss, lsgan_g_loss, pixel_centres,
                           tps_flow, warp)
@@ -350,12 +351,12 @@ def test_vgg_without_weights_offline_raises_a_clear_error(tmp_path, monkeypatch)
         raise OSError("network blocked in test")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    with pytest.raises(VGGWeightsUnavailable) as info:
+    with pytest.raises(WeightsUnavailable) as info:
         VGG19Features(["relu1_1"])
     message = str(info.value)
     assert "--vgg-weights PATH" in message and WEIGHTS_FILENAME in message
     assert str(tmp_path / "hub" / "checkpoints") in message and "\n" not in message
-    with pytest.raises(VGGWeightsUnavailable, match="not found"):
+    with pytest.raises(WeightsUnavailable, match="not found"):
         VGG19Features(["relu1_1"], weights_path=tmp_path / "missing.pth")
 
 
