@@ -15,46 +15,62 @@ setup: $(STAMP)
 # lines (the machine's pip config names local wheel folders that may not exist) and setuptools' build-time
 # UserWarnings for the editable install; pip's exit status is kept.
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
-EXTRAS := .[render,publish,test]# a variable: a literal comma inside $(call ...) would split its argument
 QUIET_PIP = status=$$(mktemp); { $(1) 2>&1 || echo $$? > $$status; } | grep -v "^WARNING: Location '.*' is ignored"; \
 	code=$$(cat $$status); rm -f $$status; exit $${code:-0}
+# Two install levels: the demo needs the render extra only; the tests (and `make setup`) need every extra.
+# Extras are variables: a literal comma inside $(call ...) would split its argument.
+DEMO_EXTRAS := .[render]
+ALL_EXTRAS := .[render,publish,test]
+BASE_STAMP := $(VENV)/.eopose-base
+DEMO_STAMP := $(VENV)/.eopose-demo
 
-$(STAMP): setup.cfg pyproject.toml
+$(BASE_STAMP):
 	@echo "setup: creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 	@echo "setup: pip"
 	@$(call QUIET_PIP,$(PIP) --upgrade pip)
 	@echo "setup: torch 2.14.1, torchvision 0.29.1"
 	@$(call QUIET_PIP,$(PIP) torch==2.14.1 torchvision==0.29.1)
+	@touch $(BASE_STAMP)
+
+$(DEMO_STAMP): setup.cfg pyproject.toml $(BASE_STAMP)
+	@echo "setup: eopose and its dependencies (render extra)"
+	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e "$(DEMO_EXTRAS)")
+	@touch $(DEMO_STAMP)
+	@echo "setup: done ($(VENV))"
+
+$(STAMP): setup.cfg pyproject.toml $(BASE_STAMP)
 	@echo "setup: eopose and its dependencies (render, publish, test extras)"
-	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e "$(EXTRAS)")
-	@touch $(STAMP)
+	@$(call QUIET_PIP,PYTHONWARNINGS=ignore::UserWarning $(PIP) -e "$(ALL_EXTRAS)")
+	@touch $(STAMP) $(DEMO_STAMP)
 	@echo "setup: done ($(VENV))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Offline embedded default: procedural vases rendered at the training resolution -> NOCS keypoints -> nocs-net and
-# EOPose trained side by side on the CPU (one core each) -> evaluation on held-out vases and on a vase style never
-# seen in training (urns) -> two unseen images reposed with nocs-net keypoints, attached to the report.
+# Offline embedded default: procedural vases rendered at the training resolution -> NOCS keypoints -> EOPose
+# trained on one CPU core while the other renders a vase style never seen in training (urns), caches its
+# keypoints, exports two unseen urn images and trains nocs-net -> evaluation on held-out vases and on the urns
+# -> the two unseen images reposed with nocs-net keypoints, attached to the report.
 # Every step resumes or skips finished work, so an interrupted `make demo` can simply be run again.
 TRAIN_STYLES := bottle,bowl,amphora,gourd,cylinder
 HELD_OUT := urn
 RESUME = $(if $(wildcard $(1)/checkpoints/last.pt),--resume,)
-demo: $(STAMP)
+SIDE_LOG := $(DEMO)/side-jobs.log
+demo: $(DEMO_STAMP)
 	$(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 60 \
 		--num-quads 360 --resolution 64 --samples 8 --workers 2 --out $(DEMO)/vases --preview
-	$(BIN)/render-pairs --category vases --source procedural --styles $(HELD_OUT) --num-models 10 --num-quads 24 \
-		--seed 1 --resolution 64 --samples 8 --workers 2 --out $(DEMO)/$(HELD_OUT)s
 	$(BIN)/build-keypoint-cache $(DEMO)/vases --method nocs --preview
-	$(BIN)/build-keypoint-cache $(DEMO)/$(HELD_OUT)s --method nocs
-	@echo "train-nocs runs beside train-eopose (log: $(DEMO)/train-nocs.log)"
-	@OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --config demo --out $(DEMO)/nocs \
-		$(call RESUME,$(DEMO)/nocs) > $(DEMO)/train-nocs.log 2>&1 & nocs=$$!; \
+	@echo "beside train-eopose: $(HELD_OUT)s rendered, keypoints, two unseen images exported, train-nocs (log: $(SIDE_LOG))"
+	@{ $(BIN)/render-pairs --category vases --source procedural --styles $(HELD_OUT) --num-models 10 \
+		--num-quads 24 --seed 1 --resolution 64 --samples 8 --workers 1 --threads 1 --out $(DEMO)/$(HELD_OUT)s && \
+	  $(BIN)/build-keypoint-cache $(DEMO)/$(HELD_OUT)s --method nocs && \
+	  $(BIN)/eopose-dataset export $(DEMO)/$(HELD_OUT)s --out $(DEMO)/new-images --quads 2 && \
+	  OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --config demo --out $(DEMO)/nocs \
+		$(call RESUME,$(DEMO)/nocs); } > $(SIDE_LOG) 2>&1 & side=$$!; \
 	$(BIN)/train-eopose --data $(DEMO)/vases --config demo --out $(DEMO)/run $(call RESUME,$(DEMO)/run) \
-		|| { kill $$nocs; exit 1; }; \
-	wait $$nocs || { echo "train-nocs failed: see $(DEMO)/train-nocs.log"; exit 1; }
-	$(BIN)/eopose-dataset export $(DEMO)/$(HELD_OUT)s --out $(DEMO)/new-images --quads 2
+		|| { kill $$side; exit 1; }; \
+	wait $$side || { echo "a side job failed: see $(SIDE_LOG)"; exit 1; }
 	for quad in 0 1; do $(BIN)/repose --appearance $(DEMO)/new-images/quad$$quad-M1c1.png \
 		--pose $(DEMO)/new-images/quad$$quad-M2c2.png --checkpoint $(DEMO)/run/checkpoints/final.pt \
 		--weights $(DEMO)/nocs/checkpoints/final.pt --out $(DEMO)/reposed/quad$$quad.png --show-keypoints || exit 1; done
