@@ -58,7 +58,7 @@ HELD_OUT := urn
 RESUME = $(if $(wildcard $(1)/checkpoints/last.pt),--resume,)
 SIDE_LOG := $(DEMO)/side-jobs.log
 demo: $(DEMO_STAMP)
-	$(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 60 \
+	$(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 180 \
 		--num-quads 360 --resolution 64 --samples 8 --workers 2 --out $(DEMO)/vases --preview
 	$(BIN)/build-keypoint-cache $(DEMO)/vases --method nocs --preview
 	@echo "beside train-eopose: $(HELD_OUT)s rendered, keypoints, two unseen images exported, train-nocs (log: $(SIDE_LOG))"

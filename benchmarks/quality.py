@@ -29,7 +29,8 @@ def scaled_config(config, minutes: float, seconds_per_step: dict):
     """The config with its stage steps scaled by one factor so that the run takes about `minutes`."""
     planned = sum(config.steps(stage) * seconds_per_step[stage] for stage in STAGE_ORDER)
     factor = 60 * minutes / planned
-    steps = {f"{stage}_steps": max(1, round(config.steps(stage) * factor)) for stage in STAGE_ORDER}
+    steps = {f"{stage}_steps": max(1, round(config.steps(stage) * factor)) if config.steps(stage) else 0
+             for stage in STAGE_ORDER}  # a stage the config skips stays skipped
     warm = {"tps_warmup_steps": max(1, round(config.warp_loss.tps_warmup_steps * factor))}
     adv = {"adv_warmup_steps": round(config.gen_loss.adv_warmup_steps * factor)}
     return dataclasses.replace(config, optim=dataclasses.replace(config.optim, **steps),

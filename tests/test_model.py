@@ -1,13 +1,15 @@
 """Tests of eopose.model: conventions (heatmaps, flow, convex upsampling, TPS), shapes,
 gradients, a one-batch overfit, and the VGG19 weight loading."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from eopose.dataset.weights import WeightsUnavailable
-from eopose.train.stages import get_stage, set_trainable
+from eopose.train.config import load_config
+from eopose.train.stages import get_stage, learning_rate, set_trainable
 from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
                           VGG19Features, VGGLoss, WEIGHTS_FILENAME,
                           WarpLoss, WarpLossWeights, WarpModule, convex_upsample, fit_tps,
@@ -279,6 +281,16 @@ def test_every_generator_and_discriminator_parameter_gets_a_gradient(random_vgg)
                           disc(out.output.detach(), out.heatmaps_p))
     d_loss.backward()
     _assert_all_grads(disc)
+
+
+def test_learning_rate_warms_up_at_the_start_of_every_stage():
+    config = load_config("tiny")
+    config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, lr=1e-3, warmup_steps=4))
+    for name in ("warp", "gen", "e2e"):
+        rates = [learning_rate(config, get_stage(name), step) for step in range(6)]
+        assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    plain = dataclasses.replace(config, optim=dataclasses.replace(config.optim, warmup_steps=0))
+    assert learning_rate(plain, get_stage("e2e"), 0) == 1e-3
 
 
 def test_stages_and_lsgan_values():

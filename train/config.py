@@ -58,6 +58,7 @@ class OptimConfig:
     e2e_steps: int = 10000
     e2e_alpha_warp: float = 1.0  # alpha1 of eq. 7; no published value
     e2e_alpha_gen: float = 1.0  # alpha2 of eq. 7; no published value
+    warmup_steps: int = 0  # linear learning-rate warm-up at the start of every stage (eopose.train.stages); ours
 
 
 @dataclass

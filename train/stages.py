@@ -73,3 +73,13 @@ def adv_weight(config, stage: Stage, step: int) -> float:
     if stage.name != "gen" or warmup == 0:
         return config.gen_loss.adv
     return config.gen_loss.adv * min(1.0, max(0.0, (step - warmup) / warmup))
+
+
+def learning_rate(config, stage: Stage, step: int) -> float:
+    """Adam's learning rate at `step` (0-based) of `stage`. Every stage starts a fresh Adam, whose first updates
+    are about lr * sign(gradient) for every parameter at once (bias-corrected moments of one step; Liu et al.,
+    "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020): a jolt to a generator that starts as
+    the identity on Iwrp, or to a warp module the previous stage has trained. So the rate ramps linearly over
+    `optim.warmup_steps` (Goyal et al., "Accurate, Large Minibatch SGD", 2017) at the start of every stage."""
+    warmup = config.optim.warmup_steps
+    return config.optim.lr * min(1.0, (step + 1) / warmup) if warmup else config.optim.lr

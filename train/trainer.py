@@ -27,7 +27,7 @@ from .collapse import CollapseGuard
 from .config import TrainConfig
 from .distributed import World, all_reduce_mean
 from .run_log import RunLog, write_run_files
-from .stages import STAGE_ORDER, get_stage, selected_stages, set_trainable
+from .stages import STAGE_ORDER, get_stage, learning_rate, selected_stages, set_trainable
 from .steps import discriminator_loss, model_losses, to_device
 
 
@@ -217,6 +217,9 @@ class Trainer:
                     raise GeneratorCollapse(f"generator collapsed at stage {name} step {step}: most outputs blank "
                                             f"for {self.guard.patience} steps; {self._kept_checkpoint()}; lower "
                                             f"gen_loss.adv or raise gen_loss.adv_warmup_steps in the config")
+                for optimiser in optimisers.values():  # a pure function of the step: resume stays exact
+                    for group in optimiser.param_groups:
+                        group["lr"] = learning_rate(config, stage, step)
                 optimisers["model"].zero_grad(set_to_none=True)
                 result.loss.backward()
                 optimisers["model"].step()
