@@ -13,8 +13,8 @@ import torch
 
 from eopose.dataset.keypoints import cli
 from eopose.dataset.keypoints.methods import IMAGE_METHODS, METHODS, build_method
-from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences
-from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, predict
+from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences, confident_pixels, match_nocs
+from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, NocsNet, NocsNetConfig, NocsNetOutput, predict
 from eopose.dataset.keypoints.nocs_net_method import NocsNetCorrespondences
 from eopose.dataset.shard_format import open_dataset, verify
 from eopose.dataset.synthetic import write_synthetic_dataset
@@ -46,12 +46,12 @@ def test_network_shapes_and_any_size_prediction():
     torch.manual_seed(0)
     net = NocsNet(NocsNetConfig(channels=(8, 16, 32))).eval()
     with torch.no_grad():
-        nocs, logits = net(torch.rand(2, 3, 64, 64))
-    assert nocs.shape == (2, 3, 64, 64) and logits.shape == (2, 1, 64, 64)
+        nocs, logits, confidence = net(torch.rand(2, 3, 64, 64))
+    assert nocs.shape == (2, 3, 64, 64) and logits.shape == confidence.shape == (2, 1, 64, 64)
     assert float(nocs.min()) >= 0 and float(nocs.max()) <= 1
     rgba = np.random.default_rng(0).integers(0, 256, (3, 48, 80, 4), dtype=np.uint8)
-    coords, probability = predict(net, rgba)
-    assert coords.shape == (3, 48, 80, 3) and probability.shape == (3, 48, 80)
+    coords, probability, confidence = predict(net, rgba)
+    assert coords.shape == (3, 48, 80, 3) and probability.shape == confidence.shape == (3, 48, 80)
 
 
 def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
@@ -62,13 +62,31 @@ def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
     radius = lambda n: torch.hypot(n[:, 0] - 0.5, n[:, 1] - 0.5)  # noqa: E731
     assert torch.allclose(radius(rotated), radius(target), atol=1e-6) and torch.equal(rotated[:, 2], target[:, 2])
     logits = torch.full((2, 1, 16, 16), 20.0)
-    _, terms = nocs_loss(rotated, logits, target, mask, torch.tensor([True, True]), LossConfig())
+
+    def output(nocs):
+        return NocsNetOutput(nocs, logits, logits)
+    _, terms = nocs_loss(output(rotated), target, mask, torch.tensor([True, True]), LossConfig())
     assert float(terms["nocs/min_symmetric"]) < 1e-5 and float(terms["nocs/exact"]) > 0.02
-    _, terms = nocs_loss(rotated, logits, target, mask, torch.tensor([False, False]), LossConfig())
+    _, terms = nocs_loss(output(rotated), target, mask, torch.tensor([False, False]), LossConfig())
     assert float(terms["nocs/min_symmetric"]) == pytest.approx(float(terms["nocs/exact"]))
-    exact, _ = nocs_loss(target, logits, target, mask, torch.tensor([True, True]), LossConfig())
-    up_to_symmetry, _ = nocs_loss(rotated, logits, target, mask, torch.tensor([True, True]), LossConfig())
+    exact, _ = nocs_loss(output(target), target, mask, torch.tensor([True, True]), LossConfig())
+    up_to_symmetry, _ = nocs_loss(output(rotated), target, mask, torch.tensor([True, True]), LossConfig())
     assert float(exact) < float(up_to_symmetry)  # the exact term lets texture break the tie
+
+
+def test_confidence_target_is_the_pixels_within_the_confident_error():
+    target = torch.full((1, 3, 4, 4), 0.5)
+    predicted = target.clone()
+    predicted[0, 0, :2] += 0.05  # 8 pixels off by 0.05 (right), 8 by 0.3 (wrong)
+    predicted[0, 0, 2:] += 0.3
+    mask = torch.ones(1, 1, 4, 4)
+    sure = torch.where(torch.arange(4).view(1, 1, 4, 1) < 2, 20.0, -20.0).expand(1, 1, 4, 4)
+    for confidence, expected in ((sure, 0.0), (-sure, 20.0), (torch.zeros(1, 1, 4, 4), math.log(2))):
+        _, terms = nocs_loss(NocsNetOutput(predicted, sure, confidence), target, mask, torch.tensor([False]),
+                             LossConfig())
+        assert float(terms["confidence/right"]) == 0.5
+        assert float(terms["confidence/bce"]) == pytest.approx(expected, abs=1e-6)
+    assert CONFIDENT_ERROR == 0.1
 
 
 def test_augmentation_plain_backgrounds_moves_targets_and_is_seeded():
@@ -123,6 +141,22 @@ def test_method_registry_and_one_matching_path():
     assert "nocs-net" in IMAGE_METHODS and "nocs" not in IMAGE_METHODS
     assert NocsNetCorrespondences.match is NocsCorrespondences.match  # oracle and predictor differ in prepare only
     assert isinstance(build_method("nocs", k=8), NocsCorrespondences)
+
+
+def test_confidence_selection_keeps_confident_pixels_and_a_floor_of_the_most_confident():
+    mask = np.zeros((4, 5))
+    mask[:, :4] = 1  # 16 foreground pixels
+    confidence = np.zeros((4, 5))
+    confidence[:, :4] = (np.arange(16) / 16 + 0.01).reshape(4, 4)  # 8 of them at >= 0.5
+    assert np.array_equal(confident_pixels(mask, None), np.flatnonzero(mask))
+    assert len(confident_pixels(mask, np.ones((4, 5)))) == 16  # rendered NOCS: confidence 1, everything matches
+    assert len(confident_pixels(mask, confidence)) == 8
+    assert len(confident_pixels(mask, confidence * 0.5)) == 4  # unsure everywhere: the top quarter stays
+    rng = np.random.default_rng(0)
+    nocs = rng.random((16, 16, 3)).astype(np.float32)
+    full = np.ones((16, 16))
+    plain = match_nocs(nocs, full, nocs, full, 8)
+    assert all(np.array_equal(x, y) for x, y in zip(plain, match_nocs(nocs, full, nocs, full, 8, 0, full, full)))
 
 
 def test_build_cache_and_eval_with_nocs_net(data, run, tmp_path, capsys):

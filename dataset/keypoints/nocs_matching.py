@@ -2,6 +2,7 @@
 
 Models of one category share a canonical frame, so the NOCS value of a pixel names "the same place on
 the object" across models and poses. For one view pair:
+0. (predicted NOCS only) the pixels whose confidence is too low are left out (confident_pixels);
 1. mutual nearest neighbours in NOCS (Euclidean, k-d trees) between the foreground pixels of the two
    views: the NOCS analogue of Amir et al.'s best buddies; pairs farther apart than OUTLIER_FACTOR x the
    median distance of the view pair's mutual pairs are dropped (where the views share little visible
@@ -24,16 +25,32 @@ from .matching import cluster_pairs
 # percentile 0.11. A factor of 8 removes the artefacts (same-model PCK@0.05 0.987 -> 1.0 on 16 synthetic
 # quadruplets) and keeps 96% of the cross-model points.
 OUTLIER_FACTOR = 8.0
+# Confidence-aware selection (nocs-net's per-pixel confidence; rendered NOCS have none, i.e. 1 everywhere): a view's
+# pixels below CONFIDENCE_THRESHOLD are left out of matching, except that the MIN_CONFIDENT_FRACTION most confident
+# foreground pixels always stay (a view the network is unsure of still gets points).
+CONFIDENCE_THRESHOLD = 0.5
+MIN_CONFIDENT_FRACTION = 0.25
+
+
+def confident_pixels(mask: np.ndarray, confidence: np.ndarray | None) -> np.ndarray:
+    """Raster indices of the foreground pixels of one view that take part in matching."""
+    foreground = np.asarray(mask).reshape(-1) > 0
+    if confidence is not None and foreground.any():
+        values = np.asarray(confidence).reshape(-1)
+        floor = min(CONFIDENCE_THRESHOLD, np.quantile(values[foreground], 1.0 - MIN_CONFIDENT_FRACTION))
+        foreground &= values >= floor
+    return np.flatnonzero(foreground)
 
 
 def match_nocs(nocs_a: np.ndarray, mask_a: np.ndarray, nocs_p: np.ndarray, mask_p: np.ndarray, k: int,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               seed: int = 0, confidence_a: np.ndarray | None = None,
+               confidence_p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(points_a [k, 2], points_p [k, 2], valid [k]) between two views given as NOCS [H, W, 3] and foreground
     masks [H, W] (steps 1-4 of the module docstring). The one matching code path of `nocs` (rendered NOCS) and
     `nocs-net` (predicted NOCS)."""
     width = mask_a.shape[1]
-    raster_a = np.flatnonzero(mask_a > 0)
-    raster_p = np.flatnonzero(mask_p > 0)
+    raster_a = confident_pixels(mask_a, confidence_a)
+    raster_p = confident_pixels(mask_p, confidence_p)
     points_a = np.zeros((k, 2), np.float32)
     points_p = np.zeros((k, 2), np.float32)
     if len(raster_a) == 0 or len(raster_p) == 0:
@@ -76,5 +93,7 @@ class NocsCorrespondences:
 
     def match(self, state: dict, row: int, a: int, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(points_a [k, 2], points_p [k, 2], valid [k]) between views a and p of row `row`."""
+        confidence = state.get("confidence")
         return match_nocs(state["nocs"][row, a], state["mask"][row, a], state["nocs"][row, p], state["mask"][row, p],
-                          self.k, self.seed)
+                          self.k, self.seed, *((None, None) if confidence is None else (confidence[row, a],
+                                                                                       confidence[row, p])))

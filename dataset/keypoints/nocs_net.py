@@ -2,19 +2,24 @@
 RGB image, so that NOCS matching (nocs_matching.match_nocs) runs on any image of a trained category.
 
 The idea is category-level NOCS (Wang et al., "Normalized Object Coordinate Space for Category-Level 6D Object
-Pose and Size Estimation", CVPR 2019), regressed here instead of binned, by a UNet (Ronneberger et al., MICCAI
-2015) trained from scratch on our renders by `train-nocs` (eopose.train.nocs). A strided 3x3 conv stem (the
+Pose and Size Estimation", CVPR 2019), regressed here instead of binned (their 32-bin classification, tried
+with soft-label cross-entropy, reached held-out PCK@0.10 0.23-0.26 against 0.29-0.34 for regression after the
+demo's 300 steps), by a UNet (Ronneberger et al., MICCAI 2015) trained from scratch on our renders by
+`train-nocs` (eopose.train.nocs). A strided 3x3 conv stem (the
 UNet runs at 1/stem_stride of the input: a quarter of the cost at stride 2; NOCS vary smoothly, so the outputs
 are upsampled bilinearly), then per level two 3x3 conv + BatchNorm + ReLU, 2x2 max-pool down, bilinear x2 up with
 skip concatenation; a 1x1 head gives 3 NOCS channels (sigmoid, [0, 1]^3 as the shards' `nocs` field,
-docs/dataset-format.md) and 1 mask logit. The network is fully convolutional; `predict` composites RGBA on the configured background, resizes to the training
-resolution and resizes the outputs back (bilinear), so images of any size work. Checkpoints are train-nocs'
+docs/dataset-format.md), 1 mask logit and 1 confidence logit (the predicted probability that the pixel's NOCS are
+within CONFIDENT_ERROR of the truth, which NOCS matching uses to choose points). The network is fully
+convolutional; `predict` composites RGBA on the configured background, resizes to the training resolution and
+resizes the outputs back (bilinear), so images of any size work. Checkpoints are train-nocs'
 `RUN/checkpoints/final.pt` (kind "nocs-net"), resolved through eopose.dataset.weights (local files only).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,6 +30,9 @@ from ..compositing import composite
 from ..weights import resolve, unloadable
 
 CHECKPOINT_KIND = "nocs-net"
+# NOCS error (L2, NOCS units) under which the confidence head calls a pixel right: about PCK@0.10's 6.4 px at 64 px,
+# where a vase's ~40 px span ~0.6 NOCS units.
+CONFIDENT_ERROR = 0.1
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,12 @@ class NocsNetConfig:
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
 
 
+class NocsNetOutput(NamedTuple):
+    nocs: torch.Tensor  # [B, 3, H, W] in [0, 1]
+    mask_logits: torch.Tensor  # [B, 1, H, W]
+    confidence_logits: torch.Tensor  # [B, 1, H, W]: P(the pixel's NOCS error < CONFIDENT_ERROR), as a logit
+
+
 def _conv(cin: int, cout: int, stride: int = 1) -> list:
     return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
@@ -53,8 +67,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class NocsNet(nn.Module):
-    """images [B, 3, H, W] in [0, 1] (H, W multiples of stem_stride * 2**(levels - 1)) -> (nocs [B, 3, H, W] in
-    [0, 1], mask logits [B, 1, H, W])."""
+    """images [B, 3, H, W] in [0, 1] (H, W multiples of stem_stride * 2**(levels - 1)) -> NocsNetOutput."""
 
     def __init__(self, config: NocsNetConfig = NocsNetConfig()):
         super().__init__()
@@ -64,9 +77,9 @@ class NocsNet(nn.Module):
         self.down = nn.ModuleList([_block(widths[max(level - 1, 0)], width) for level, width in enumerate(widths)])
         self.up = nn.ModuleList([_block(widths[level + 1] + widths[level], widths[level])
                                  for level in reversed(range(len(widths) - 1))])
-        self.head = nn.Conv2d(widths[0], 4, 1)
+        self.head = nn.Conv2d(widths[0], 5, 1)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> NocsNetOutput:
         x, skips = self.stem(images * 2.0 - 1.0), []
         for level, block in enumerate(self.down):
             x = block(x if level == 0 else F.max_pool2d(x, 2))
@@ -77,7 +90,7 @@ class NocsNet(nn.Module):
         out = self.head(x)
         if out.shape[-2:] != images.shape[-2:]:
             out = F.interpolate(out, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.sigmoid(out[:, :3]), out[:, 3:]
+        return NocsNetOutput(torch.sigmoid(out[:, :3]), out[:, 3:4], out[:, 4:5])
 
 
 def parameter_count(net: nn.Module) -> int:
@@ -104,20 +117,21 @@ def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
 
 
 @torch.inference_mode()
-def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 straight-alpha RGBA [B, H, W, 4] -> (NOCS float32 [B, H, W, 3], foreground probability [B, H, W])."""
+def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, ...]:
+    """uint8 straight-alpha RGBA [B, H, W, 4] -> (NOCS float32 [B, H, W, 3], foreground probability [B, H, W],
+    confidence [B, H, W]: the predicted probability that a pixel's NOCS error is under CONFIDENT_ERROR)."""
     config = net.config
     height, width = rgba.shape[1:3]
-    nocs, masks = [], []
+    outputs = []
     for start in range(0, len(rgba), batch_size):
         images, _ = composite(rgba[start:start + batch_size], config.background)
         if (height, width) != (config.resolution,) * 2:
             images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
                                    align_corners=False)
-        coords, logits = net(images.to(device))
-        both = torch.cat([coords, torch.sigmoid(logits)], dim=1)
+        out = net(images.to(device))
+        both = torch.cat([out.nocs, torch.sigmoid(out.mask_logits), torch.sigmoid(out.confidence_logits)], dim=1)
         if (height, width) != (config.resolution,) * 2:
             both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)
-        nocs.append(both[:, :3].permute(0, 2, 3, 1).float().cpu().numpy())
-        masks.append(both[:, 3].float().cpu().numpy())
-    return np.concatenate(nocs), np.concatenate(masks)
+        outputs.append(both.permute(0, 2, 3, 1).float().cpu().numpy())
+    both = np.concatenate(outputs)
+    return both[..., :3], both[..., 3], both[..., 4]

@@ -4,13 +4,14 @@ path) on NOCS predicted by a trained nocs-net instead of the rendered pass, so i
 Foreground of a view = the given mask (the rendered hard mask in shards, the alpha or border estimate in
 `repose`) AND the network's predicted foreground (probability > MASK_THRESHOLD). Predicted NOCS are exact up to
 the network's error; for a symmetric category the network is trained to keep the texture-consistent solution
-(eopose.train.nocs.loss), so matching prefers texture-consistent points.
+(eopose.train.nocs.loss), so matching prefers texture-consistent points. The network's per-pixel confidence goes
+to the shared matching (nocs_matching.confident_pixels), which leaves out the pixels it does not trust.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .nocs_matching import NocsCorrespondences
+from .nocs_matching import CONFIDENCE_THRESHOLD, MIN_CONFIDENT_FRACTION, NocsCorrespondences
 from .nocs_net import NocsNet, parameter_count, predict
 
 MASK_THRESHOLD = 0.5
@@ -31,12 +32,14 @@ class NocsNetCorrespondences(NocsCorrespondences):
 
     def params(self) -> dict:
         return dict(super().params(), net=self.net.config.to_dict(), parameters=parameter_count(self.net),
-                    weights_sha256=self.weights_sha256, foreground=f"mask & predicted > {MASK_THRESHOLD}")
+                    weights_sha256=self.weights_sha256, foreground=f"mask & predicted > {MASK_THRESHOLD}",
+                    confidence={"threshold": CONFIDENCE_THRESHOLD, "min_fraction": MIN_CONFIDENT_FRACTION})
 
     def prepare(self, rows: dict) -> dict:
-        """Predict NOCS and foreground for every view of `rows` (`rgba` [n, V, H, W, 4], `mask` [n, V, H, W])."""
+        """Predict NOCS, foreground and confidence for every view of `rows` (`rgba` [n, V, H, W, 4], `mask`
+        [n, V, H, W])."""
         rgba = rows["rgba"]
-        nocs, probability = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device)
+        nocs, probability, confidence = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device)
         nocs = nocs.reshape(*rgba.shape[:-1], 3)
         mask = (np.asarray(rows["mask"]) > 0) & (probability.reshape(rgba.shape[:-1]) > MASK_THRESHOLD)
-        return {"nocs": nocs, "mask": mask}
+        return {"nocs": nocs, "mask": mask, "confidence": confidence.reshape(rgba.shape[:-1])}

@@ -2,11 +2,11 @@
 
 Run-folder conventions as train-eopose (eopose.train.trainer): `checkpoints/last.pt` (every `checkpoint_every`
 steps, atomic, with optimiser, progress and RNG states) and `final.pt` (network + config, what `--weights`
-takes), `metrics.jsonl`, `samples/nocs-<step>.png` (image | predicted NOCS | true NOCS | predicted mask),
-`tensorboard/`, `config.json`, `split.json`. A step's data order is a pure function of (seed, epoch), its
-augmentation of (seed, step, rank) and its learning rate of the step (cosine decay), so `--resume` continues
-to the same losses as an uninterrupted run. DDP: DistributedSampler, gloo on the CPU / nccl on GPUs
-(eopose.train.distributed), rank-0 logging and checkpoints.
+takes), `metrics.jsonl`, `samples/nocs-<step>.png` (image | predicted NOCS | true NOCS | predicted mask |
+confidence on the predicted foreground), `tensorboard/`, `config.json`, `split.json`. A step's data order is a
+pure function of (seed, epoch), its augmentation of (seed, step, rank) and its learning rate of the step (cosine
+decay), so `--resume` continues to the same losses as an uninterrupted run. DDP: DistributedSampler, gloo on the
+CPU / nccl on GPUs (eopose.train.distributed), rank-0 logging and checkpoints.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .config import NocsTrainConfig
 from .data import NocsViewDataset
 from .loss import nocs_loss
 
-SHEET_LABELS = ("image", "NOCS predicted", "NOCS true", "mask predicted")
+SHEET_LABELS = ("image", "NOCS predicted", "NOCS true", "mask predicted", "confidence")
 
 
 class NocsTrainingError(RuntimeError):
@@ -40,10 +40,13 @@ class NocsTrainingError(RuntimeError):
 class NocsRunLog(RunLog):
     """RunLog with nocs-net's sample sheet."""
 
-    def sheet(self, step: int, images, predicted, target, mask_logits, rows: int = 6) -> Path | None:
+    def sheet(self, step: int, images, output, target, rows: int = 6) -> Path | None:
         if not self.enabled:
             return None
-        sheet = grid([[images[i], predicted[i], target[i], torch.sigmoid(mask_logits[i])]
+        predicted = output.nocs.detach().float().cpu()
+        mask, confidence = (torch.sigmoid(logits.detach().float().cpu()) for logits in (output.mask_logits,
+                                                                                        output.confidence_logits))
+        sheet = grid([[images[i], predicted[i], target[i], mask[i], confidence[i] * mask[i]]
                       for i in range(min(rows, len(images)))], labels=SHEET_LABELS)
         path = save_png(sheet, self.run_dir / "samples" / f"nocs-{step:06d}.png")
         self._writer.add_image("nocs/samples", np.asarray(sheet), step, dataformats="HWC")
@@ -132,8 +135,8 @@ class NocsTrainer:
                 symmetric = batch["symmetric"].flatten().to(world.device)
                 for group in self.optimiser.param_groups:
                     group["lr"] = learning_rate(config.optim, self.step)
-                predicted, logits = net(images)
-                loss, terms = nocs_loss(predicted, logits, target, mask, symmetric, config.loss)
+                output = net(images)
+                loss, terms = nocs_loss(output, target, mask, symmetric, config.loss)
                 if not torch.isfinite(loss):
                     raise NocsTrainingError(f"non-finite loss at step {self.step}; the last good checkpoint is kept "
                                             f"at {self.checkpoint_path}")
@@ -141,7 +144,7 @@ class NocsTrainer:
                 loss.backward()
                 self.optimiser.step()
                 self.step += 1
-                self._after_step(terms, images, predicted, target, logits, bar)
+                self._after_step(terms, images, output, target, bar)
                 if self.step >= total:
                     break
         bar.close()
@@ -154,14 +157,14 @@ class NocsTrainer:
         self.log.close()
         return final
 
-    def _after_step(self, terms, images, predicted, target, logits, bar) -> None:
+    def _after_step(self, terms, images, output, target, bar) -> None:
         run, step, total = self.config.run, self.step, self.config.optim.steps
         if step % run.log_every == 0 or step == total:
             terms = {name: all_reduce_mean(value.float(), self.world) for name, value in terms.items()}
             self.log.scalars("nocs", step, step, terms)
             bar.set_postfix(loss=f"{float(terms['total']):.4f}")
         if step % run.image_every == 0 or step == total:
-            self.log.sheet(step, images.cpu(), predicted.detach().float().cpu(), target.cpu(), logits.detach().cpu())
+            self.log.sheet(step, images.cpu(), output, target.cpu())
         if step % run.checkpoint_every == 0 and step < total:
             self._save()
         bar.update(1)

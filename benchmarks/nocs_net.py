@@ -1,0 +1,114 @@
+"""Where nocs-net's same-model correspondence error comes from, on held-out models, and what the network costs.
+
+For the same-model view pairs of a split (as eval-correspondences scores them, through the one matching path
+nocs_matching.match_nocs), PCK of:
+- `nocs-net`: the method as shipped (predicted NOCS, foreground and confidence);
+- `no confidence`: the same NOCS matched without the confidence selection;
+- `azimuth fixed`: each view's prediction turned about the up axis by the rotation that best fits the truth
+  (the symmetry/print ambiguity removed: what resolving azimuth perfectly would buy);
+- `right pixels only`: matching restricted to the pixels whose true NOCS error is under CONFIDENT_ERROR (a
+  perfect confidence: the ceiling of confidence-aware selection);
+and per pixel the mean NOCS error (as predicted and after the best azimuth), the fraction of right pixels and the
+mean predicted confidence on right and on wrong pixels. Cost: parameters and milliseconds per 64 px image
+(batches of 32, one thread).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
+        --weights out/demo/nocs/checkpoints/final.pt --split test
+"""
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, point_errors
+from eopose.dataset.keypoints.methods import build_method
+from eopose.dataset.keypoints.nocs_matching import match_nocs
+from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, parameter_count
+from eopose.dataset.shard_format import open_dataset
+from eopose.dataset.splits import split_of_quad
+from eopose.train.nocs.loss import rotate_about_up
+
+AZIMUTHS = 72  # candidate rotations about the up axis (5 degrees apart) for the azimuth fit
+GEOMETRY = ("rgba", "mask", "nocs", "depth", "rotations", "nocs_to_object", "intrinsics", "extrinsics")
+
+
+def best_azimuth(predicted: np.ndarray, true: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """(prediction [H, W, 3] turned by the azimuth that best fits `true` on `mask`, its mean L2 error there)."""
+    angles = torch.arange(AZIMUTHS) * (2 * math.pi / AZIMUTHS)
+    turned = rotate_about_up(torch.from_numpy(predicted).permute(2, 0, 1)[None], -angles)[:, 0]  # [S, 3, H, W]
+    errors = (turned.permute(0, 2, 3, 1).numpy() - true)[:, mask]
+    mean = np.linalg.norm(errors, axis=-1).mean(axis=1) if mask.any() else np.zeros(AZIMUTHS)
+    best = int(np.argmin(mean))
+    return turned[best].permute(1, 2, 0).numpy(), float(mean[best])
+
+
+def milliseconds_per_image(net, resolution: int, batch: int = 32) -> float:
+    images = torch.rand(batch, 3, resolution, resolution)
+    with torch.inference_mode():
+        net(images)
+        start = time.perf_counter()
+        for _ in range(5):
+            net(images)
+    return (time.perf_counter() - start) / (5 * batch) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--weights", type=Path, required=True, help="a train-nocs RUN/checkpoints/final.pt")
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    method = build_method("nocs-net", weights=args.weights)
+    data = open_dataset(args.data)
+    model_ids = data.column("model_id")
+    quads = [index for index in range(len(data)) if split_of_quad(model_ids[index]) == args.split]
+    variants = ("nocs-net", "no confidence", "azimuth fixed", "right pixels only")
+    errors = {name: [] for name in variants}
+    points = dict.fromkeys(variants, 0)
+    pixel_error, fixed_error, right_fraction, on_right, on_wrong = [], [], [], [], []
+    for index in quads:
+        record = data.read(index, GEOMETRY)
+        state = method.prepare({name: record[name][None] for name in ("rgba", "mask")})
+        nocs, mask, confidence = state["nocs"][0], state["mask"][0], state["confidence"][0]
+        true, inside = record["nocs"].astype(np.float32), record["mask"] > 0
+        error = np.linalg.norm(nocs - true, axis=-1)
+        right = error < CONFIDENT_ERROR
+        fixed = []
+        for view in range(len(nocs)):
+            turned, turned_error = best_azimuth(nocs[view], true[view], inside[view])
+            fixed.append(turned)
+            pixel_error.append(error[view][inside[view]].mean())
+            fixed_error.append(turned_error)
+            right_fraction.append(right[view][inside[view]].mean())
+            on_right.append(confidence[view][inside[view] & right[view]])
+            on_wrong.append(confidence[view][inside[view] & ~right[view]])
+        for a, b in SAME_MODEL_PAIRS:
+            inputs = {"nocs-net": (nocs[a], mask[a], nocs[b], mask[b], confidence[a], confidence[b]),
+                      "no confidence": (nocs[a], mask[a], nocs[b], mask[b], None, None),
+                      "azimuth fixed": (fixed[a], mask[a], fixed[b], mask[b], confidence[a], confidence[b]),
+                      "right pixels only": (nocs[a], mask[a] & right[a], nocs[b], mask[b] & right[b], None, None)}
+            for name, (nocs_a, mask_a, nocs_b, mask_b, confidence_a, confidence_b) in inputs.items():
+                points_a, points_b, valid = match_nocs(nocs_a, mask_a, nocs_b, mask_b, method.k, method.seed,
+                                                       confidence_a, confidence_b)
+                errors[name].append(point_errors(record, a, b, points_a, points_b, valid)[0])
+                points[name] += int(valid.sum())
+    size = int(max(record["mask"].shape[1:]))
+    print(f"nocs-net on {args.data} split {args.split}: {len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
+          f"{parameter_count(method.net):,} parameters, "
+          f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "
+          f"{method.net.config.resolution} px image (one thread)")
+    print(f"{'':18s} PCK@0.05 PCK@0.10 points")
+    for name in variants:
+        scores = pck(np.concatenate(errors[name]), size)
+        print(f"{name:18s} {scores[0.05]:8.3f} {scores[0.10]:8.3f} {points[name]:6d}")
+    print(f"per pixel: NOCS error {np.mean(pixel_error):.3f} mean ({np.mean(fixed_error):.3f} after the best azimuth), "
+          f"{np.mean(right_fraction):.2f} of pixels within {CONFIDENT_ERROR}; mean confidence "
+          f"{np.concatenate(on_right).mean():.2f} on those, {np.concatenate(on_wrong).mean():.2f} on the others")
+
+
+if __name__ == "__main__":
+    main()
