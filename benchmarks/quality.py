@@ -39,15 +39,21 @@ def scaled_config(config, minutes: float, seconds_per_step: dict):
 
 
 def step_rates(config, data, probe_steps: int) -> dict:
-    """Seconds per step of each stage, from a short run of `probe_steps` per stage."""
-    probe = dataclasses.replace(config, optim=dataclasses.replace(
-        config.optim, **{f"{stage}_steps": probe_steps for stage in STAGE_ORDER}))
+    """Seconds per step of each stage: the time difference between short runs of 2 x `probe_steps` and
+    `probe_steps` steps, divided by `probe_steps`, so that a run's start-up (opening shards, building the model,
+    starting the loader's worker) does not count as training time."""
+    def timed(stage: str, steps: int, folder: Path) -> float:
+        probe = dataclasses.replace(config, optim=dataclasses.replace(
+            config.optim, **{f"{name}_steps": steps for name in STAGE_ORDER}))
+        start = time.perf_counter()
+        Trainer(probe, data, folder, init_world("cpu"), stage=stage).run()
+        return time.perf_counter() - start
+
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         for stage in STAGE_ORDER:
-            start = time.perf_counter()
-            Trainer(probe, data, Path(tmp) / stage, init_world("cpu"), stage=stage).run()
-            rates[stage] = (time.perf_counter() - start) / probe_steps
+            short = timed(stage, probe_steps, Path(tmp) / f"{stage}-short")
+            rates[stage] = max(timed(stage, 2 * probe_steps, Path(tmp) / f"{stage}-long") - short, 1e-3) / probe_steps
     return rates
 
 
