@@ -69,7 +69,7 @@ demo: $(DEMO_STAMP)
 	  OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --config demo --out $(DEMO)/nocs \
 		$(call RESUME,$(DEMO)/nocs); } > $(SIDE_LOG) 2>&1 & side=$$!; \
 	$(BIN)/train-eopose --data $(DEMO)/vases --config demo --out $(DEMO)/run $(call RESUME,$(DEMO)/run) \
-		|| { kill $$side; exit 1; }; \
+		|| { pkill -P $$side; kill $$side; exit 1; }; \
 	wait $$side || { echo "a side job failed: see $(SIDE_LOG)"; exit 1; }
 	for quad in 0 1; do $(BIN)/repose --appearance $(DEMO)/new-images/quad$$quad-M1c1.png \
 		--pose $(DEMO)/new-images/quad$$quad-M2c2.png --checkpoint $(DEMO)/run/checkpoints/final.pt \
