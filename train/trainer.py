@@ -217,9 +217,10 @@ class Trainer:
                     raise GeneratorCollapse(f"generator collapsed at stage {name} step {step}: most outputs blank "
                                             f"for {self.guard.patience} steps; {self._kept_checkpoint()}; lower "
                                             f"gen_loss.adv or raise gen_loss.adv_warmup_steps in the config")
-                for optimiser in optimisers.values():  # a pure function of the step: resume stays exact
+                rate = learning_rate(config, stage, step)  # a pure function of the step: resume stays exact
+                for optimiser in optimisers.values():
                     for group in optimiser.param_groups:
-                        group["lr"] = learning_rate(config, stage, step)
+                        group["lr"] = rate
                 optimisers["model"].zero_grad(set_to_none=True)
                 result.loss.backward()
                 optimisers["model"].step()
