@@ -20,6 +20,11 @@ The paper names the terms but gives no weights. The defaults, and where each com
   cross-entropies against the rendered target mask and the ground-truth flow validity (weights 1, ours).
 * generator (eq. 6): L1 1.0, perceptual 1.0, adversarial 1.0 as in Pose with Style
   (AlBahar et al. 2021, ``train.py``: ``g_loss = adv + L1 + vgg``); style 500 (GFLA).
+* generator object terms (ours, off in the paper config): the full-image L1 is dominated by the background and
+  the silhouette's edge, and drives an L1-trained generator to trade the object's interior for its outline and to
+  blur its texture; an L1 over the target's mask and 1 - SSIM over that mask dilated by 2 px (Wang et al. 2004;
+  as in L1 + SSIM image losses, Zhao et al., "Loss functions for image restoration with neural networks", IEEE
+  TCI 2017) weigh the object itself. Measurements: train/configs/demo.toml.
 * the end-to-end mix (eq. 7, alpha1 * L_wrp + alpha2 * L_gen) has no published values.
 
 Term definitions: perceptual = pix2pixHD's VGG loss (Wang et al., CVPR 2018; used by both
@@ -37,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .flow import flow_to_normalised
+from .ssim import SSIM_RADIUS, ssim_map
 from .vgg_features import VGG19Features
 from .warp_module import WarpOutput
 
@@ -127,6 +133,23 @@ class GeneratorLossWeights:
     perceptual: float = 1.0
     style: float = 500.0
     adv: float = 1.0
+    object_l1: float = 0.0  # ours: L1 over the target's mask only (module docstring)
+    object_ssim: float = 0.0  # ours: 1 - SSIM over the target's mask dilated by OBJECT_SSIM_DILATION px
+    background_l1: float = 0.0  # ours: L1 over the pixels outside the target's mask
+
+
+OBJECT_SSIM_DILATION = 2  # px, as the masked-SSIM metric's region (eopose.train.evaluation.metrics.masked_ssim)
+
+
+def object_ssim_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1 - mean SSIM (eopose.model.ssim) over the target's mask (> 0.5) dilated by OBJECT_SSIM_DILATION px, per
+    sample then over the batch."""
+    size = 2 * OBJECT_SSIM_DILATION + 1
+    region = F.max_pool2d((mask > 0.5).float(), size, stride=1, padding=OBJECT_SSIM_DILATION)
+    region = region[..., SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS]  # the SSIM map's pixels
+    score = ssim_map(image, target).mean(dim=1, keepdim=True)
+    per_sample = (score * region).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3)).clamp_min(1.0)
+    return (1 - per_sample).mean()
 
 
 def _check_vgg(vgg, weights) -> None:
@@ -197,12 +220,23 @@ class GeneratorLoss(nn.Module):
         self.weights = weights or GeneratorLossWeights()
         _check_vgg(vgg, self.weights)
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor, fake_scores=None, adv_weight: float | None = None):
+    def forward(self, output: torch.Tensor, target: torch.Tensor, fake_scores=None, adv_weight: float | None = None,
+                mask_target: torch.Tensor | None = None):
         """Returns (total, {term: detached value}). ``adv_weight`` overrides the adversarial weight (the
-        trainer's warm-up schedule, eopose.train.stages.adv_weight)."""
+        trainer's warm-up schedule, eopose.train.stages.adv_weight); ``mask_target`` [B, 1, H, W] (the target's
+        rendered alpha) is needed by the object terms."""
         w = self.weights
         adv = w.adv if adv_weight is None else adv_weight
         terms = {"l1": w.l1 * F.l1_loss(output, target)}
+        if (w.object_l1 or w.object_ssim or w.background_l1) and mask_target is None:
+            raise ValueError("object_l1/object_ssim/background_l1 weights are non-zero but no target mask was given")
+        inside = None if mask_target is None else (mask_target > 0.5).float()
+        if w.object_l1:
+            terms["object_l1"] = w.object_l1 * masked_mean_l1(output, target, inside)
+        if w.background_l1:
+            terms["background_l1"] = w.background_l1 * masked_mean_l1(output, target, 1 - inside)
+        if w.object_ssim:
+            terms["object_ssim"] = w.object_ssim * object_ssim_loss(output, target, mask_target)
         if w.perceptual or w.style:
             perceptual, style = self.vgg(output, target)
             terms["perceptual"] = w.perceptual * perceptual

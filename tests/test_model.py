@@ -10,6 +10,7 @@ import torch
 from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.config import load_config
 from eopose.train.stages import get_stage, learning_rate, set_trainable
+from eopose.model.losses import GeneratorLossWeights, object_ssim_loss
 from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
                           VGG19Features, VGGLoss, WEIGHTS_FILENAME,
                           WarpLoss, WarpLossWeights, WarpModule, convex_upsample, fit_tps,
@@ -281,6 +282,28 @@ def test_every_generator_and_discriminator_parameter_gets_a_gradient(random_vgg)
                           disc(out.output.detach(), out.heatmaps_p))
     d_loss.backward()
     _assert_all_grads(disc)
+
+
+def test_object_terms_score_only_the_object_and_need_its_mask():
+    torch.manual_seed(0)
+    target = torch.ones(2, 3, 32, 32)
+    target[..., 8:24, 8:24] = torch.rand(2, 3, 16, 16)  # a textured object on a white background
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1.0
+    assert object_ssim_loss(target, target, mask).item() == pytest.approx(0.0, abs=1e-6)
+    far_off = target.clone()
+    far_off[..., :1, :] = 0.0  # background pixels beyond the 2 px dilation plus the 5 px SSIM window
+    assert object_ssim_loss(far_off, target, mask).item() == pytest.approx(0.0, abs=1e-6)
+    flat = target.clone()
+    flat[..., 8:24, 8:24] = target[..., 8:24, 8:24].mean()  # the object's texture averaged away
+    assert object_ssim_loss(flat, target, mask).item() > 0.4
+    weights = GeneratorLossWeights(perceptual=0.0, style=0.0, object_l1=1.0, object_ssim=1.0)
+    total, terms = GeneratorLoss(None, weights)(flat, target, mask_target=mask)
+    inside = (flat - target).abs()[..., 8:24, 8:24].mean()
+    assert terms["object_l1"].item() == pytest.approx(inside.item(), rel=1e-5)
+    assert terms["l1"].item() == pytest.approx(inside.item() / 4, rel=1e-5)  # the object is a quarter of the frame
+    with pytest.raises(ValueError, match="target mask"):
+        GeneratorLoss(None, weights)(flat, target)
 
 
 def test_learning_rate_warms_up_at_the_start_of_every_stage():

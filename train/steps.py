@@ -50,7 +50,7 @@ def model_losses(config, stage: Stage, step: int, model, discriminator, warp_los
     if stage.with_generator:
         fake_scores = discriminator(out.output, out.heatmaps_p)
         gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores,
-                                        adv_weight=adv_weight(config, stage, step))
+                                        adv_weight=adv_weight(config, stage, step), mask_target=batch["mask_target"])
         terms.update({f"gen/{k}": v for k, v in gen_terms.items()})
         terms["gen/total"] = gen_total.detach()
         loss = loss + alpha_gen * gen_total
