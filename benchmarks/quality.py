@@ -68,6 +68,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     args = parser.parse_args()
     config = load_config(args.config)
+    earlier = [str(args.out / f"{minutes:g}min") for minutes in args.minutes if (args.out / f"{minutes:g}min").exists()]
+    if earlier:  # a run of another config or budget would be scored as this one
+        raise SystemExit(f"quality.py: {', '.join(earlier)} already hold(s) a run; remove it or pass another --out")
     rates = step_rates(config, [args.data], args.probe_steps)
     print(f"device: cpu, {torch.get_num_threads()} threads; s/step " +
           ", ".join(f"{stage} {rate:.2f}" for stage, rate in rates.items()))
@@ -76,8 +79,7 @@ def main() -> None:
         run_dir = args.out / f"{minutes:g}min"
         budget = scaled_config(config, minutes, rates)
         start = time.perf_counter()
-        Trainer(budget, [args.data], run_dir, init_world("cpu"), resume=(run_dir / "checkpoints" / "last.pt").exists()
-                ).run()
+        Trainer(budget, [args.data], run_dir, init_world("cpu")).run()
         wall = (time.perf_counter() - start) / 60
         for data, split in [(args.data, "test")] + [(folder, "all") for folder in args.holdout]:
             result = evaluate(EvalSettings(checkpoint=run_dir / "checkpoints" / "final.pt", data_dirs=[data],
