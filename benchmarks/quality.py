@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     args = parser.parse_args()
     config = load_config(args.config)
-    earlier = [str(args.out / f"{minutes:g}min") for minutes in args.minutes if (args.out / f"{minutes:g}min").exists()]
+    run_dirs = {minutes: args.out / f"{minutes:g}min" for minutes in args.minutes}
+    earlier = [str(folder) for folder in run_dirs.values() if folder.exists()]
     if earlier:  # a run of another config or budget would be scored as this one
         raise SystemExit(f"quality.py: {', '.join(earlier)} already hold(s) a run; remove it or pass another --out")
     rates = step_rates(config, [args.data], args.probe_steps)
@@ -76,7 +77,7 @@ def main() -> None:
           ", ".join(f"{stage} {rate:.2f}" for stage, rate in rates.items()))
     print(f"{'minutes':>7} {'data':<10} {'method':<10} " + " ".join(f"{c:>11}" for c in COLUMNS))
     for minutes in args.minutes:
-        run_dir = args.out / f"{minutes:g}min"
+        run_dir = run_dirs[minutes]
         budget = scaled_config(config, minutes, rates)
         start = time.perf_counter()
         Trainer(budget, [args.data], run_dir, init_world("cpu")).run()

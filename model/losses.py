@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .flow import flow_to_normalised
-from .ssim import SSIM_RADIUS, ssim_map
+from .ssim import region_ssim
 from .vgg_features import VGG19Features
 from .warp_module import WarpOutput
 
@@ -134,22 +134,14 @@ class GeneratorLossWeights:
     style: float = 500.0
     adv: float = 1.0
     object_l1: float = 0.0  # ours: L1 over the target's mask only (module docstring)
-    object_ssim: float = 0.0  # ours: 1 - SSIM over the target's mask dilated by OBJECT_SSIM_DILATION px
+    object_ssim: float = 0.0  # ours: 1 - SSIM over the target's mask dilated by ssim.REGION_DILATION px
     background_l1: float = 0.0  # ours: L1 over the pixels outside the target's mask
 
 
-OBJECT_SSIM_DILATION = 2  # px, as the masked-SSIM metric's region (eopose.train.evaluation.metrics.masked_ssim)
-
-
 def object_ssim_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """1 - mean SSIM (eopose.model.ssim) over the target's mask (> 0.5) dilated by OBJECT_SSIM_DILATION px, per
-    sample then over the batch."""
-    size = 2 * OBJECT_SSIM_DILATION + 1
-    region = F.max_pool2d((mask > 0.5).float(), size, stride=1, padding=OBJECT_SSIM_DILATION)
-    region = region[..., SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS]  # the SSIM map's pixels
-    score = ssim_map(image, target).mean(dim=1, keepdim=True)
-    per_sample = (score * region).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3)).clamp_min(1.0)
-    return (1 - per_sample).mean()
+    """1 - mean SSIM over the target's mask (> 0.5) dilated as the masked-SSIM metric's region
+    (eopose.model.ssim.region_ssim), per sample then over the batch."""
+    return (1 - region_ssim(image, target, mask > 0.5)[0]).mean()
 
 
 def _check_vgg(vgg, weights) -> None:

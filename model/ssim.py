@@ -5,7 +5,8 @@ visibility to structural similarity", IEEE TIP 2004), shared by the evaluation m
 Section III-C of the paper: an 11x11 circular-symmetric Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03,
 L = the dynamic range (1 for images in [0, 1]); the window is scikit-image's (gaussian_weights=True,
 truncate 3.5), and only pixels whose window fits inside the image are kept, so the map equals scikit-image's
-after its crop of (win_size - 1) // 2 pixels.
+after its crop of (win_size - 1) // 2 pixels. `region_ssim` averages the map over a dilated mask: the
+masked-SSIM metric's region and the loss's.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # scikit-image: int(truncate * sigma + 0.5) with truncate 3.5 -> an 11-tap window
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+REGION_DILATION = 2  # px: how far a masked SSIM's region reaches past its mask (the metric's and the loss's)
 
 
 def _gaussian_window(dtype, device) -> torch.Tensor:
@@ -48,3 +50,15 @@ def ssim_map(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0
         mu_x, mu_y, xx, yy, xy = _blur_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1)).chunk(5, dim=1)
         var_x, var_y, cov = xx - mu_x ** 2, yy - mu_y ** 2, xy - mu_x * mu_y  # population covariance
         return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+
+
+def region_ssim(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor,
+                dilation: int = REGION_DILATION) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean SSIM [B] over `region` [B, 1, H, W] (bool) dilated by `dilation` px, channels averaged; 0 where the
+    region is empty, number of its pixels [B]) on the SSIM map's pixels (ssim_map), in ssim_map's precision."""
+    if dilation:
+        region = F.max_pool2d(region.float(), 2 * dilation + 1, stride=1, padding=dilation) > 0
+    score = ssim_map(output, target).mean(dim=1, keepdim=True)
+    region = region[..., SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS].to(score.dtype)  # the map's pixels
+    count = region.sum(dim=(1, 2, 3))
+    return (score * region).sum(dim=(1, 2, 3)) / count.clamp_min(1), count

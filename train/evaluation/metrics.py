@@ -7,10 +7,9 @@ flows [B, 2, H, W] in pixels (the backward convention of eopose.model.flow, as t
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from eopose.dataset.compositing import FOREGROUND_THRESHOLD, foreground
-from eopose.model.ssim import SSIM_RADIUS, ssim_map
+from eopose.model.ssim import REGION_DILATION, region_ssim, ssim_map
 
 PSNR_MAX_DB = 100.0  # identical images: MSE clamped at 1e-10, so PSNR stays finite (and JSON-safe)
 MASK_THRESHOLD = 0.5  # alpha -> binary mask
@@ -57,17 +56,13 @@ def blank(output: torch.Tensor, target_mask: torch.Tensor, background) -> torch.
 
 
 def masked_ssim(output: torch.Tensor, target: torch.Tensor, target_mask: torch.Tensor, background,
-                dilation: int = 2) -> torch.Tensor:
+                dilation: int = REGION_DILATION) -> torch.Tensor:
     """SSIM averaged over the union of the target's mask and the output's silhouette, dilated by `dilation` px
     ([B]; NaN where both are empty). Full-frame SSIM is dominated by the background, so a blank frame scores
     well on it; inside this region a blank output or one drawn in the wrong place scores low."""
     region = (target_mask > MASK_THRESHOLD) | foreground(output, background)
-    if dilation:
-        region = F.max_pool2d(region.float(), 2 * dilation + 1, stride=1, padding=dilation) > 0
-    region = region[..., SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS].double()  # the SSIM map's pixels
-    score = ssim_map(output.double(), target.double()).mean(dim=1, keepdim=True)
-    count = region.sum(dim=(1, 2, 3))
-    return torch.where(count > 0, (score * region).sum(dim=(1, 2, 3)) / count.clamp_min(1), torch.nan)
+    score, count = region_ssim(output.double(), target.double(), region, dilation)
+    return torch.where(count > 0, score, torch.nan)
 
 
 def end_point_error(flow: torch.Tensor, flow_gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
