@@ -96,3 +96,20 @@ def ground_truth_flow(record: dict, appearance_view: int, target_view: int,
     height, width = valid.shape
     flow = np.where(valid[..., None], uv - pixel_centres(height, width), 0.0)
     return flow.transpose(2, 0, 1).astype(np.float32), valid
+
+
+def relative_rotation(record: dict, appearance_view: int, target_view: int) -> np.ndarray:
+    """[3,3] rotation, in the camera frame, that turns the object of `appearance_view` into its pose in
+    `target_view`: ``x_cam_target - c = R @ (x_cam_appearance - c)`` for every object point, with c the object
+    centre in camera coordinates. ``R = E R_t R_a^T E^T`` from the record's `rotations` and `extrinsics`
+    (docs/dataset-format.md); views of the other model share its rotation (a category-aligned pose)."""
+    rotations = np.asarray(record["rotations"], dtype=np.float64)
+    camera = np.asarray(record["extrinsics"], dtype=np.float64)[:3, :3]
+    source, target = rotations[rotation_of_view(appearance_view)], rotations[rotation_of_view(target_view)]
+    return camera @ target @ source.T @ camera.T
+
+
+def pivot_pixel(record: dict) -> np.ndarray:
+    """[2] pixel (x, y) where the object centre (the world origin) projects: the point a rotation turns about."""
+    uv, _ = project(np.zeros(3), record["intrinsics"], record["extrinsics"])
+    return uv
