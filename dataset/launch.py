@@ -59,6 +59,14 @@ def add_partition_arguments(parser: argparse.ArgumentParser, resources: str) -> 
     group.add_argument("--gpus-per-task", type=integer(0), default=0, help="GPUs per partition (slurm)")
 
 
+def partition_shards(total_shards: int, index: int, count: int) -> list[int]:
+    """Shards of partition `index` of `count` among `total_shards`: those j with j % count == index, so the
+    partitions are disjoint and their union is every shard; ValueError for an index outside [0, count)."""
+    if not 0 <= index < count:
+        raise ValueError(f"--shard-index {index} must be in [0, --num-shards {count})")
+    return list(range(index, total_shards, count))
+
+
 @dataclass(frozen=True)
 class Partition:
     index: int

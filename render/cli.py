@@ -168,7 +168,7 @@ def prepare(opts) -> Renderer:
 
 
 def partition_shards(opts, index: int) -> list[int]:
-    return plan.shards_of_partition(opts.num_quads, opts.quads_per_shard, index, opts.num_shards)
+    return launch.partition_shards(plan.num_shards(opts.num_quads, opts.quads_per_shard), index, opts.num_shards)
 
 
 def render(opts) -> dict:

@@ -1,9 +1,9 @@
-"""Deterministic run plan: per-quadruplet seeds, rotations and model pairs, and the shard
-partition for `--shard-index/--num-shards`.
+"""Deterministic run plan: per-quadruplet seeds, rotations and model pairs, and the quadruplets of each
+shard (`--shard-index/--num-shards` partitions the shards: eopose.dataset.launch.partition_shards).
 
 Everything is a pure function of (seed, quad index, model list, set of bad models), so any
 process, in any order, after any interruption, makes the same choices: shard j holds quads
-[j*Q, (j+1)*Q); partition i of n takes the shards with j % n == i.
+[j*Q, (j+1)*Q).
 """
 from __future__ import annotations
 
@@ -66,12 +66,6 @@ def choose_pair(qseed: int, model_ids, groups: dict, bad) -> tuple[int, int]:
 
 def num_shards(num_quads: int, quads_per_shard: int) -> int:
     return math.ceil(num_quads / quads_per_shard)
-
-
-def shards_of_partition(num_quads: int, quads_per_shard: int, shard_index: int, partitions: int) -> list[int]:
-    if not 0 <= shard_index < partitions:
-        raise ValueError(f"--shard-index {shard_index} must be in [0, --num-shards {partitions})")
-    return list(range(shard_index, num_shards(num_quads, quads_per_shard), partitions))
 
 
 def quads_of_shard(shard: int, num_quads: int, quads_per_shard: int) -> range:

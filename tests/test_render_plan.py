@@ -3,20 +3,20 @@ and the pixel-centre rasteriser against brute-force ray casting."""
 import numpy as np
 import pytest
 
-from eopose.dataset import geometry
+from eopose.dataset import geometry, launch
 from eopose.dataset.splits import split_of_model
 from eopose.render import camera, passes, plan
 
 
 def test_partitions_are_disjoint_and_complete():
     for num_quads, per_shard, parts in [(100, 16, 3), (16, 16, 2), (7, 2, 5), (33, 4, 1)]:
-        shards = [plan.shards_of_partition(num_quads, per_shard, i, parts) for i in range(parts)]
+        shards = [launch.partition_shards(plan.num_shards(num_quads, per_shard), i, parts) for i in range(parts)]
         flat = [j for s in shards for j in s]
         assert sorted(flat) == list(range(plan.num_shards(num_quads, per_shard)))
         quads = [q for j in flat for q in plan.quads_of_shard(j, num_quads, per_shard)]
         assert sorted(quads) == list(range(num_quads))
     with pytest.raises(ValueError):
-        plan.shards_of_partition(10, 2, 3, 3)
+        launch.partition_shards(5, 3, 3)
 
 
 def test_seeds_and_rotations_are_deterministic_and_in_range():

@@ -107,11 +107,6 @@ def _params(method) -> dict:
     return json.loads(json.dumps(method.params()))  # as stored: tuples become lists
 
 
-def partition_shards(dataset, index: int, count: int) -> list[int]:
-    """Shards of partition `index` of `count`: j % count == index (as render-pairs' plan)."""
-    return list(range(index, len(dataset.shard_paths), count))
-
-
 def build_main(argv=None) -> int:
     args, dataset, method = _setup(BUILD, argv, _build_arguments, _check_partition)
     if method is None:
@@ -123,8 +118,10 @@ def build_main(argv=None) -> int:
               f"change them", file=sys.stderr)
     if args.launcher:
         params = _params(method)
-        pending = [i for i in range(args.num_shards) if any(dataset.keypoint_methods(j).get(method.name) != params
-                                                            for j in partition_shards(dataset, i, args.num_shards))]
+        total = len(dataset.shard_paths)
+        pending = [i for i in range(args.num_shards)
+                   if any(dataset.keypoint_methods(j).get(method.name) != params
+                          for j in launch.partition_shards(total, i, args.num_shards))]
         print(f"{BUILD}: submitting {len(pending)} of {args.num_shards} partitions ({args.num_shards - len(pending)} "
               f"already finished) with the {args.launcher} launcher; logs in {args.data_dir / launch.LOG_FOLDER}",
               file=sys.stderr)
@@ -134,8 +131,8 @@ def build_main(argv=None) -> int:
         if launch.report(BUILD, outcome):
             return 1
     else:
-        done, skipped = cache_shards(dataset, method, partition_shards(dataset, args.shard_index, args.num_shards),
-                                     _quads_per_step(args), args.quiet)
+        shards = launch.partition_shards(len(dataset.shard_paths), args.shard_index, args.num_shards)
+        done, skipped = cache_shards(dataset, method, shards, _quads_per_step(args), args.quiet)
     print(f"{BUILD}: keypoints/{method.name} written to {done} shard(s), {skipped} already up to date")
     if args.preview and len(dataset) and (args.launcher or args.shard_index == 0):
         out = write_preview(open_dataset(args.data_dir), method.name,
@@ -148,8 +145,8 @@ def build_partition(args, index: int) -> tuple[int, int]:
     """One task of a launched job array: (shards written, shards already up to date) of partition `index`."""
     print(f"{BUILD}: partition {index} of {args.num_shards} started", flush=True)
     dataset, method = open_dataset(args.data_dir), build_method(args)
-    return cache_shards(dataset, method, partition_shards(dataset, index, args.num_shards), _quads_per_step(args),
-                        quiet=True)
+    shards = launch.partition_shards(len(dataset.shard_paths), index, args.num_shards)
+    return cache_shards(dataset, method, shards, _quads_per_step(args), quiet=True)
 
 
 def _quads_per_step(args) -> int:
