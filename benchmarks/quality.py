@@ -20,17 +20,18 @@ from eopose.train.distributed import init_world
 from eopose.train.evaluation.baselines import METHODS
 from eopose.train.evaluation.evaluate import EvalSettings, evaluate
 from eopose.train.trainer import Trainer
-from eopose.train.stages import STAGE_ORDER
+from eopose.train.stages import STAGE_ORDER, build_stages
 
 COLUMNS = ("masked_ssim", "masked_l1", "iou", "ssim", "blank")
 
 
 def scaled_config(config, minutes: float, seconds_per_step: dict):
     """The config with its stage steps scaled by one factor so that the run takes about `minutes`."""
-    planned = sum(config.steps(stage) * seconds_per_step[stage] for stage in STAGE_ORDER)
+    stages = build_stages(config)
+    planned = sum(stage.steps * seconds_per_step[name] for name, stage in stages.items())
     factor = 60 * minutes / planned
-    steps = {f"{stage}_steps": max(1, round(config.steps(stage) * factor)) if config.steps(stage) else 0
-             for stage in STAGE_ORDER}  # a stage the config skips stays skipped
+    steps = {f"{name}_steps": max(1, round(stage.steps * factor)) if stage.steps else 0
+             for name, stage in stages.items()}  # a stage the config skips stays skipped
     warm = {"tps_warmup_steps": max(1, round(config.warp_loss.tps_warmup_steps * factor))}
     adv = {"adv_warmup_steps": round(config.gen_loss.adv_warmup_steps * factor)}
     return dataclasses.replace(config, optim=dataclasses.replace(config.optim, **steps),

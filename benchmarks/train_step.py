@@ -18,11 +18,11 @@ from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.shard_format import shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
-from eopose.model.loading import build_model
+from eopose.model.loading import build_discriminator, build_model
 from eopose.train.config import load_config
-from eopose.train.stages import STAGE_ORDER, get_stage, set_trainable
+from eopose.train.stages import STAGE_ORDER, build_stage
 from eopose.train.steps import discriminator_loss, model_losses, to_device
-from eopose.train.trainer import build_discriminator, use_channels_last
+from eopose.train.trainer import use_channels_last
 
 
 def keyed_dataset(folder, resolution: int, k: int):
@@ -46,16 +46,17 @@ def loader_rate(samples, batch: int, workers: int, batches: int = 8) -> float:
 
 def stage_rate(config, stage: str, batch: dict, steps: int, vgg) -> float:
     torch.manual_seed(0)
-    model, discriminator = build_model(config.model, config.data.background), build_discriminator(config)
+    model = build_model(config.model, config.data.background)
+    discriminator = build_discriminator(config.model, config.discriminator)
     use_channels_last(model, discriminator, torch.device("cpu"))
-    stage = get_stage(stage)
-    params = set_trainable(model, stage)
+    stage = build_stage(config, stage)
+    params = stage.set_trainable(model)
     optimiser = torch.optim.Adam(params, lr=1e-4)
     d_optimiser = torch.optim.Adam(discriminator.parameters(), lr=1e-4)
     warp_loss, gen_loss = WarpLoss(vgg, config.warp_loss), GeneratorLoss(vgg, config.gen_loss)
 
     def step():
-        result = model_losses(config, stage, 0, model, discriminator, warp_loss, gen_loss, batch)
+        result = model_losses(stage, 0, model, discriminator, warp_loss, gen_loss, batch)
         optimiser.zero_grad()
         result.loss.backward()
         optimiser.step()

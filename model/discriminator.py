@@ -11,8 +11,18 @@ demo without it the LSGAN loss fell to ~0.001 and the generator collapsed to a b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The [discriminator] table of a training config (eopose.model.loading.build_discriminator)."""
+
+    base_channels: int = 64
+    n_layers: int = 3  # pix2pix 70x70 PatchGAN
 
 
 class PatchDiscriminator(nn.Module):

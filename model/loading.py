@@ -1,5 +1,5 @@
-"""Building an EOPose network from its configuration and loading a trained one: the single way training,
-evaluation and `repose` obtain a model.
+"""Building an EOPose network (and the discriminator that trains its generator) from its configuration and loading
+a trained one: the single way training, evaluation and `repose` obtain a model.
 
 A train-eopose checkpoint is a `torch.save` dict of plain types and tensors (loadable with
 `weights_only=True`) holding at least ``model`` (the state dict) and ``config`` (the run's configuration as a
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .discriminator import DiscriminatorConfig, PatchDiscriminator
 from .eopose import EOPose
 
 
@@ -49,6 +50,11 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     """A checkpoint dict written by train-eopose (plain types and tensors only)."""
     path = Path(path)
     if not path.is_file():
+def build_discriminator(model: ModelConfig, discriminator: DiscriminatorConfig) -> PatchDiscriminator:
+    """A freshly initialised pose-conditioned discriminator (uses torch's global RNG) for the EOPose of `model`."""
+    return PatchDiscriminator(model.num_points, **dataclasses.asdict(discriminator))
+
+
         raise CheckpointError(f"{path}: no checkpoint; train first with train-eopose or check --out/--checkpoint")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)

@@ -8,9 +8,8 @@ from eopose.dataset.pairs import PairSampleDataset
 from eopose.train.config import load_config
 from eopose.train.distributed import close_world, init_world
 from eopose.train.steps import model_losses
-from eopose.train.stages import get_stage, set_trainable
-from eopose.train.trainer import build_discriminator
-from eopose.model.loading import build_model
+from eopose.train.stages import build_stage
+from eopose.model.loading import build_discriminator, build_model
 from eopose.model.losses import GeneratorLoss, WarpLoss
 
 
@@ -23,13 +22,14 @@ def gradients(stage, data_dir, indices, world=None):
     config = load_config("tiny")
     dataset = PairSampleDataset(data_dir, resolution=64, keypoint_method="nocs", with_flow=True)
     torch.manual_seed(0)
-    model, discriminator = build_model(config.model, config.data.background), build_discriminator(config)
-    stage = get_stage(stage)
-    set_trainable(model, stage)
+    model = build_model(config.model, config.data.background)
+    discriminator = build_discriminator(config.model, config.discriminator)
+    stage = build_stage(config, stage)
+    stage.set_trainable(model)
     if world is not None and world.distributed:
         model = DistributedDataParallel(model)
         discriminator = DistributedDataParallel(discriminator)
-    result = model_losses(config, stage, 0, model, discriminator if stage.with_discriminator else None,
+    result = model_losses(stage, 0, model, discriminator if stage.with_discriminator else None,
                           WarpLoss(None, config.warp_loss), GeneratorLoss(None, config.gen_loss),
                           batch_of(dataset, indices))
     result.loss.backward()

@@ -9,7 +9,7 @@ import torch
 
 from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.config import load_config
-from eopose.train.stages import get_stage, learning_rate, set_trainable
+from eopose.train.stages import build_stage
 from eopose.model.losses import GeneratorLossWeights, object_ssim_loss
 from eopose.model import (EOPose, GeneratorLoss, PatchDiscriminator,
                           VGG19Features, VGGLoss, WEIGHTS_FILENAME,
@@ -310,19 +310,21 @@ def test_learning_rate_warms_up_at_the_start_of_every_stage():
     config = load_config("tiny")
     config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, lr=1e-3, warmup_steps=4))
     for name in ("warp", "gen", "e2e"):
-        rates = [learning_rate(config, get_stage(name), step) for step in range(6)]
+        rates = [build_stage(config, name).learning_rate(step) for step in range(6)]
         assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
     plain = dataclasses.replace(config, optim=dataclasses.replace(config.optim, warmup_steps=0))
-    assert learning_rate(plain, get_stage("e2e"), 0) == 1e-3
+    assert build_stage(plain, "e2e").learning_rate(0) == 1e-3
 
 
 def test_stages_and_lsgan_values():
-    model = tiny_model()
-    assert {id(p) for p in set_trainable(model, get_stage("warp"))} == {id(p) for p in model.warp.parameters()}
-    assert {id(p) for p in set_trainable(model, get_stage("gen"))} == {id(p) for p in model.generator.parameters()}
-    assert len(set_trainable(model, get_stage("e2e"))) == len(list(model.parameters()))
+    model, config = tiny_model(), load_config("tiny")
+    assert {id(p) for p in build_stage(config, "warp").set_trainable(model)} == \
+        {id(p) for p in model.warp.parameters()}
+    assert {id(p) for p in build_stage(config, "gen").set_trainable(model)} == \
+        {id(p) for p in model.generator.parameters()}
+    assert len(build_stage(config, "e2e").set_trainable(model)) == len(list(model.parameters()))
     with pytest.raises(ValueError):
-        get_stage("both")
+        build_stage(config, "both")
     ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
     assert lsgan_d_loss(ones, zeros).item() == 0.0
     assert lsgan_d_loss(zeros, ones).item() == pytest.approx(1.0)

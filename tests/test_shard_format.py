@@ -87,15 +87,15 @@ def test_writer_killed_mid_write_leaves_no_visible_shard(tmp_path):
 
 _HANGING_KEYPOINTS = """
 import sys, time, numpy as np
-from eopose.dataset import shard_format
+from eopose.dataset.shard_format import keypoint_sets
 def hang(tmp, final):  # everything written, the rename not yet done: the latest point a kill can land
     print("committing", flush=True)
     time.sleep(600)
-shard_format._commit = hang
+keypoint_sets.commit = hang
 n, k = int(sys.argv[2]), 35
 points = np.random.default_rng(0).random((n, 4, k, 2), dtype=np.float32)
 print("ready", flush=True)
-shard_format.add_keypoints(sys.argv[1], "dino", points, points, np.ones((n, 4, k), bool), {"k": k})
+keypoint_sets.add_keypoints(sys.argv[1], "dino", points, points, np.ones((n, 4, k), bool), {"k": k})
 """
 
 

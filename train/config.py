@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eopose.model.discriminator import DiscriminatorConfig
 from eopose.model.loading import ModelConfig
 from eopose.model.losses import GeneratorLossWeights, WarpLossWeights
 
@@ -32,19 +33,13 @@ class DataConfig:
 
 
 @dataclass
-class DiscriminatorConfig:
-    base_channels: int = 64
-    n_layers: int = 3  # pix2pix 70x70 PatchGAN
-
-
-@dataclass
 class WarpLossConfig(WarpLossWeights):
     tps_warmup_steps: int = 2000  # "initial" TPS loss (paper 3.2): switched off after this many warp steps; ours
 
 
 @dataclass
 class GenLossConfig(GeneratorLossWeights):
-    adv_warmup_steps: int = 0  # adversarial weight 0, then ramped to `adv` (eopose.train.stages.adv_weight); ours
+    adv_warmup_steps: int = 0  # adversarial weight 0, then ramped to `adv` (eopose.train.stages); ours
 
 
 @dataclass
@@ -88,12 +83,6 @@ class TrainConfig:
     @property
     def uses_vgg(self) -> bool:
         return any((self.warp_loss.perceptual, self.warp_loss.style, self.gen_loss.perceptual, self.gen_loss.style))
-
-    def steps(self, stage: str) -> int:
-        return getattr(self.optim, f"{stage}_steps")
-
-    def batch_size(self, stage: str) -> int:
-        return self.optim.batch_size_warp if stage == "warp" else self.optim.batch_size_gen
 
 
 def build_config(cls, values: dict, where: str, source: Path):

@@ -13,7 +13,8 @@ import torch
 from eopose.model.eopose import EOPoseOutput
 from eopose.model.losses import lsgan_d_loss
 
-from .stages import Stage, adv_weight, loss_mix, tps_weight
+from .stages import Stage
+
 
 def to_device(batch: dict, device: torch.device) -> dict:
     """Move a batch to `device`; uint8 images and masks (PairSampleDataset(uint8=True)) become floats in [0,1]."""
@@ -34,26 +35,25 @@ class StepResult:
     outputs: EOPoseOutput  # the model's forward outputs
 
 
-def model_losses(config, stage: Stage, step: int, model, discriminator, warp_loss, gen_loss,
-                 batch: dict) -> StepResult:
+def model_losses(stage: Stage, step: int, model, discriminator, warp_loss, gen_loss, batch: dict) -> StepResult:
     """Forward pass and losses of `stage` at its `step` on one batch (no backward, no optimiser step)."""
     out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"], batch["valid"],
                 batch["mask_appearance"], batch["mask_pose"], with_generator=stage.with_generator)
-    alpha_warp, alpha_gen = loss_mix(config, stage)
+    weights = stage.loss_weights(step)
     terms = {}
     loss = 0.0
     if stage.with_warp_loss:
-        warp_total, warp_terms = warp_loss(out.warp, batch, tps_weight=tps_weight(config, stage, step))
+        warp_total, warp_terms = warp_loss(out.warp, batch, tps_weight=weights.tps)
         terms.update({f"warp/{k}": v for k, v in warp_terms.items()})
         terms["warp/total"] = warp_total.detach()
-        loss = loss + alpha_warp * warp_total
+        loss = loss + weights.alpha_warp * warp_total
     if stage.with_generator:
         fake_scores = discriminator(out.output, out.heatmaps_p)
-        gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores,
-                                        adv_weight=adv_weight(config, stage, step), mask_target=batch["mask_target"])
+        gen_total, gen_terms = gen_loss(out.output, batch["target"], fake_scores, adv_weight=weights.adv,
+                                        mask_target=batch["mask_target"])
         terms.update({f"gen/{k}": v for k, v in gen_terms.items()})
         terms["gen/total"] = gen_total.detach()
-        loss = loss + alpha_gen * gen_total
+        loss = loss + weights.alpha_gen * gen_total
     terms["total"] = loss.detach()
     return StepResult(loss=loss, terms=terms, outputs=out)
 

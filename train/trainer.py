@@ -18,7 +18,7 @@ from tqdm import tqdm
 from eopose.dataset.pairs import PairSampleDataset
 from eopose.model.discriminator import PatchDiscriminator
 from eopose.model.eopose import EOPose
-from eopose.model.loading import build_model, read_checkpoint
+from eopose.model.loading import build_discriminator, build_model, read_checkpoint
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 
 from .augment import random_flips
@@ -27,7 +27,7 @@ from .collapse import CollapseGuard
 from .config import TrainConfig
 from .distributed import World, all_reduce_mean
 from .run_log import RunLog, write_run_files
-from .stages import STAGE_ORDER, get_stage, learning_rate, selected_stages, set_trainable
+from .stages import STAGE_ORDER, Stage, build_stages, selected_stages
 from .steps import discriminator_loss, model_losses, to_device
 
 
@@ -41,10 +41,6 @@ class NonFiniteLoss(TrainingError):
 
 class GeneratorCollapse(TrainingError):
     """The generator's outputs went blank (train/collapse.py); the last good checkpoint is kept."""
-
-
-def build_discriminator(config: TrainConfig) -> PatchDiscriminator:
-    return PatchDiscriminator(config.model.num_points, **vars(config.discriminator))
 
 
 def use_channels_last(model: EOPose, discriminator: PatchDiscriminator, device: torch.device) -> None:
@@ -63,6 +59,7 @@ class Trainer:
         self.config, self.world = config, world
         self.run_dir = Path(run_dir)
         self.stages = selected_stages(stage)
+        self.stage_table = build_stages(config)
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         if self.checkpoint_path.exists() and not resume:
             raise TrainingError(f"{self.run_dir}: already holds a run; pass --resume to continue it or choose a new "
@@ -81,7 +78,7 @@ class Trainer:
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
         self.model = build_model(config.model, config.data.background).to(world.device)
         self.guard = CollapseGuard(config.data.background, config.run.collapse_patience)
-        self.discriminator = build_discriminator(config).to(world.device)
+        self.discriminator = build_discriminator(config.model, config.discriminator).to(world.device)
         use_channels_last(self.model, self.discriminator, world.device)
         vgg = None
         if config.uses_vgg:
@@ -118,12 +115,11 @@ class Trainer:
             "stages": list(self.stages)})
 
     # ---- data ----------------------------------------------------------------------------------
-    def _per_rank_batch(self, stage: str) -> int:
-        batch = self.config.batch_size(stage)
-        if batch % self.world.size:
-            raise TrainingError(f"batch size {batch} of stage {stage} is not divisible by {self.world.size} "
-                                f"processes; change optim.batch_size_* in the config")
-        return batch // self.world.size
+    def _per_rank_batch(self, stage: Stage) -> int:
+        if stage.batch_size % self.world.size:
+            raise TrainingError(f"batch size {stage.batch_size} of stage {stage.name} is not divisible by "
+                                f"{self.world.size} processes; change optim.batch_size_* in the config")
+        return stage.batch_size // self.world.size
 
     def _loader(self, stage: str, step: int, per_rank: int):
         """Batches of one epoch from `step` on; the order depends only on (seed, stage, epoch)."""
@@ -177,14 +173,10 @@ class Trainer:
 
     def _run_stage(self, name: str) -> None:
         config, world = self.config, self.world
-        stage = get_stage(name)
+        stage = self.stage_table[name]
         if self.progress["stage"] != name:  # a new stage (a checkpoint inside another one restarts at 0 here)
             self.progress.update(stage=name, step=0)
-        params = set_trainable(self.model, stage)
-        optimisers = {"model": torch.optim.Adam(params, lr=config.optim.lr, betas=config.optim.betas)}
-        if stage.with_discriminator:
-            optimisers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.optim.lr,
-                                                           betas=config.optim.betas)
+        optimisers = stage.optimisers(self.model, self.discriminator)
         if self.resume_state is not None:
             if self.progress["step"] > 0:
                 for key, opt in optimisers.items():
@@ -193,8 +185,8 @@ class Trainer:
             self.resume_state = None
         model = self._wrap(self.model)
         discriminator = self._wrap(self.discriminator) if stage.with_discriminator else None
-        total = config.steps(name)
-        per_rank = self._per_rank_batch(name)
+        total = stage.steps
+        per_rank = self._per_rank_batch(stage)
         self.log.note(f"stage {name}: {total} steps, batch {per_rank * world.size} "
                       f"({world.size} process{'es' if world.size > 1 else ''}), {len(self.dataset)} training samples")
         bar = tqdm(total=total, initial=self.progress["step"], desc=f"train {name}", unit="step",
@@ -205,8 +197,7 @@ class Trainer:
                 batch = random_flips(to_device(batch, world.device), config.run.seed, self.progress["global_step"],
                                      config.data.flip_probability)
                 with self._autocast():
-                    result = model_losses(config, stage, step, model, discriminator, self.warp_loss, self.gen_loss,
-                                          batch)
+                    result = model_losses(stage, step, model, discriminator, self.warp_loss, self.gen_loss, batch)
                 if not torch.isfinite(result.loss):
                     bar.close()
                     raise NonFiniteLoss(f"non-finite loss at stage {name} step {step} "
@@ -217,7 +208,7 @@ class Trainer:
                     raise GeneratorCollapse(f"generator collapsed at stage {name} step {step}: most outputs blank "
                                             f"for {self.guard.patience} steps; {self._kept_checkpoint()}; lower "
                                             f"gen_loss.adv or raise gen_loss.adv_warmup_steps in the config")
-                rate = learning_rate(config, stage, step)  # a pure function of the step: resume stays exact
+                rate = stage.learning_rate(step)  # a pure function of the step: resume stays exact
                 for optimiser in optimisers.values():
                     for group in optimiser.param_groups:
                         group["lr"] = rate

@@ -62,7 +62,7 @@ class ReleaseInfo:
     def row_shape(self, name: str, method: str | None = None) -> tuple:
         if method is None:
             return FIELDS[name].row_shape(self.height, self.width)
-        return tuple(self.keypoints[method] if d == "k" else d for d in KEYPOINT_FIELDS[name].shape)
+        return KEYPOINT_FIELDS[name].row_shape(k=self.keypoints[method])
 
 
 def dtype_name(name: str, keypoint: bool = False) -> str:

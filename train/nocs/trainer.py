@@ -10,7 +10,6 @@ CPU / nccl on GPUs (eopose.train.distributed), rank-0 logging and checkpoints.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from eopose.dataset.keypoints.nocs_net import NocsNet, checkpoint_payload, param
 
 from ..checkpoint import rng_state, save_checkpoint, set_rng_state
 from ..distributed import World, all_reduce_mean
+from ..loop import learning_rate
 from ..run_log import RunLog, write_run_files
 from .augment import augment_views
 from .config import NocsTrainConfig
@@ -51,12 +51,6 @@ class NocsRunLog(RunLog):
         path = save_png(sheet, self.run_dir / "samples" / f"nocs-{step:06d}.png")
         self._writer.add_image("nocs/samples", np.asarray(sheet), step, dataformats="HWC")
         return path
-
-
-def learning_rate(optim, step: int) -> float:
-    """Cosine decay from lr to lr * final_lr_fraction over the run (a pure function of the step)."""
-    progress = min(step / max(optim.steps, 1), 1.0)
-    return optim.lr * (optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 class NocsTrainer:
@@ -134,7 +128,8 @@ class NocsTrainer:
                 images, target, mask = (t.to(world.device) for t in (images, target, mask))
                 symmetric = batch["symmetric"].flatten().to(world.device)
                 for group in self.optimiser.param_groups:
-                    group["lr"] = learning_rate(config.optim, self.step)
+                    group["lr"] = learning_rate(config.optim.lr, self.step, decay_steps=config.optim.steps,
+                                                final_fraction=config.optim.final_lr_fraction)
                 output = net(images)
                 loss, terms = nocs_loss(output, target, mask, symmetric, config.loss)
                 if not torch.isfinite(loss):
