@@ -1,0 +1,88 @@
+"""Angular error of the relative rotation estimated from canonical coordinates (dataset.pose_estimate), on the
+samples of held-out models.
+
+For every sample (appearance a, pose p -> target t) of the selected quadruplets the rotation R = R_p R_a^T is fitted
+to the NOCS of views a and p and compared with the shards' R (dataset.geometry.relative_rotation(record, a, t)):
+plain, and modulo the turn of the appearance object about its up axis (the vase's symmetry; rotation_error_deg).
+NOCS come from the rendered pass (`--method nocs`: the estimator's own error, near 0) or from a trained nocs-net
+(`--method nocs-net --weights RUN/checkpoints/final.pt`: predicted NOCS, foreground and confidence, as `repose`
+sees an image). Two camera models: `weak` (scaled orthographic, what `repose` can use on a photo) and
+`intrinsics` (the shards' K: perspective-corrected, POSIT). Also the CPU milliseconds per pair of the fit.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/rotation.py --data out/demo/vases --split test --method nocs
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/rotation.py --data out/demo/urns --split all --method nocs-net \\
+        --weights out/demo/nocs/checkpoints/final.pt
+"""
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eopose.dataset.geometry import relative_rotation
+from eopose.dataset.keypoints.methods import build_method
+from eopose.dataset.pose_estimate import relative_rotation_from_nocs, rotation_error_deg, up_axis_in_camera
+from eopose.dataset.shard_format import SAMPLE_VIEWS, open_dataset
+from eopose.dataset.splits import SPLITS, split_of_quad
+
+FIELDS = ("rgba", "mask", "nocs", "rotations", "intrinsics", "extrinsics", "model_id")
+CAMERAS = ("weak", "intrinsics")
+
+
+def view_inputs(method, record) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(NOCS [V, H, W, 3], foreground [V, H, W], confidence [V, H, W] or None) the estimator gets."""
+    if method is None:
+        return record["nocs"].astype(np.float32), record["mask"] > 0, None
+    state = method.prepare({name: record[name][None] for name in ("rgba", "mask")})
+    return state["nocs"][0], state["mask"][0], state["confidence"][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder with rendered geometry")
+    parser.add_argument("--split", choices=SPLITS + ("all",), default="test",
+                        help="quadruplets of this split (all: every quadruplet, e.g. a held-out style)")
+    parser.add_argument("--method", choices=("nocs", "nocs-net"), default="nocs")
+    parser.add_argument("--weights", type=Path, help="nocs-net: a train-nocs RUN/checkpoints/final.pt")
+    parser.add_argument("--max-quads", type=int)
+    args = parser.parse_args()
+    if args.method == "nocs-net" and args.weights is None:
+        parser.error("--method nocs-net needs --weights RUN/checkpoints/final.pt")
+    torch.set_num_threads(1)
+    method = build_method("nocs-net", weights=args.weights) if args.method == "nocs-net" else None
+    data = open_dataset(args.data)
+    model_ids = data.column("model_id")
+    quads = [index for index in range(len(data))
+             if args.split == "all" or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
+    plain = {camera: [] for camera in CAMERAS}
+    symmetric = {camera: [] for camera in CAMERAS}
+    seconds, fits, failed = 0.0, 0, 0
+    with torch.inference_mode():
+        for index in quads:
+            record = data.read(index, FIELDS)
+            nocs, mask, confidence = view_inputs(method, record)
+            for a, p, t in SAMPLE_VIEWS:
+                truth, axis = relative_rotation(record, a, t), up_axis_in_camera(record, a)
+                for camera in CAMERAS:
+                    start = time.process_time()
+                    estimate, valid = relative_rotation_from_nocs(
+                        nocs[a], mask[a], nocs[p], mask[p],
+                        *((None, None) if confidence is None else (confidence[a], confidence[p])),
+                        intrinsics=record["intrinsics"] if camera == "intrinsics" else None)
+                    seconds, fits = seconds + time.process_time() - start, fits + 1
+                    failed += not valid
+                    plain[camera].append(rotation_error_deg(estimate, truth))
+                    symmetric[camera].append(rotation_error_deg(estimate, truth, symmetry=axis))
+    print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "
+          f"{len(quads) * len(SAMPLE_VIEWS)} samples, {failed} fits without enough foreground; "
+          f"{1000 * seconds / max(fits, 1):.2f} ms CPU per pair")
+    print(f"{'camera':10s} {'median':>8s} {'p90':>8s} {'median mod up':>14s} {'p90 mod up':>11s}  (degrees)")
+    for camera in CAMERAS:
+        if plain[camera]:
+            print(f"{camera:10s} {np.median(plain[camera]):8.2f} {np.percentile(plain[camera], 90):8.2f} "
+                  f"{np.median(symmetric[camera]):14.2f} {np.percentile(symmetric[camera], 90):11.2f}")
+
+
+if __name__ == "__main__":
+    main()
