@@ -46,15 +46,15 @@ def build_model(model: ModelConfig, background) -> EOPose:
     return EOPose(**dataclasses.asdict(model), background=warp_fill(background))
 
 
-def read_checkpoint(path, map_location="cpu") -> dict:
-    """A checkpoint dict written by train-eopose (plain types and tensors only)."""
-    path = Path(path)
-    if not path.is_file():
 def build_discriminator(model: ModelConfig, discriminator: DiscriminatorConfig) -> PatchDiscriminator:
     """A freshly initialised pose-conditioned discriminator (uses torch's global RNG) for the EOPose of `model`."""
     return PatchDiscriminator(model.num_points, **dataclasses.asdict(discriminator))
 
 
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """A checkpoint dict written by train-eopose (plain types and tensors only)."""
+    path = Path(path)
+    if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint; train first with train-eopose or check --out/--checkpoint")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
