@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .compositing import composite
-from .geometry import ground_truth_flow
+from .geometry import ground_truth_flow, pivot_pixel, relative_rotation
 from .shard_format import SAMPLE_VIEWS, DatasetFormatError, QuadDataset
 from .splits import DEFAULT_FRACTIONS, split_of_quad
 
@@ -55,6 +55,9 @@ class PairSampleDataset(Dataset):
             (background_seed, sample index), the same for a given index in every epoch and worker.
         keypoint_method: keypoint set to return (`points_a`, `points_p`, `valid`), None for none.
         with_flow: also return `flow_gt` [2,H,W] (pixels) and `flow_valid` [1,H,W] target -> appearance.
+        with_rotation: also return the camera-frame rotation from the appearance to the target pose `rotation`
+            [3,3] (geometry.relative_rotation), the pixel the object turns about `pivot` [2] (geometry.pivot_pixel,
+            at the output size) and `camera_depth` (2 f / W: the camera's distance in image half-widths).
         uint8: images and masks as uint8 (value * 255, rounded) instead of float32 in [0,1]: a quarter of
             the bytes through DataLoader worker queues, which is what limits 2-worker throughput; the
             training step turns them back into floats on its device (eopose.train.steps.to_device).
@@ -62,7 +65,7 @@ class PairSampleDataset(Dataset):
 
     def __init__(self, data_dirs, split=None, resolution=None, background=(1.0, 1.0, 1.0), keypoint_method=None,
                  with_flow=False, split_fractions=DEFAULT_FRACTIONS, uint8=False, random_backgrounds=False,
-                 background_seed=0):
+                 background_seed=0, with_rotation=False):
         dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
         self.datasets = [QuadDataset(path) for path in dirs]
         self.resolution = (resolution, resolution) if isinstance(resolution, int) else resolution
@@ -70,6 +73,7 @@ class PairSampleDataset(Dataset):
         self.random_backgrounds, self.background_seed = random_backgrounds, int(background_seed)
         self.keypoint_method = keypoint_method
         self.with_flow = with_flow
+        self.with_rotation = with_rotation
         self.uint8 = uint8
         self.quads: list[tuple[int, int]] = []
         self.categories: list[str] = []
@@ -96,8 +100,8 @@ class PairSampleDataset(Dataset):
         quad_number, sample = divmod(index, 4)
         dataset_number, quad = self.quads[quad_number]
         data = self.datasets[dataset_number]
-        fields = ["rgba"] + (["mask", "depth", "nocs", "nocs_to_object", "rotations", "intrinsics", "extrinsics"]
-                             if self.with_flow else [])
+        fields = ["rgba"] + (["mask", "depth", "nocs", "nocs_to_object"] if self.with_flow else []) + \
+            (["rotations", "intrinsics", "extrinsics"] if self.with_flow or self.with_rotation else [])
         record = data.read(quad, fields)
         views = list(SAMPLE_VIEWS[sample])
         background = (random_background(self.background_seed, index, *record["rgba"].shape[1:3])
@@ -117,6 +121,10 @@ class PairSampleDataset(Dataset):
             out["points_a"] = torch.from_numpy(points["points_a"][sample]) * scale
             out["points_p"] = torch.from_numpy(points["points_p"][sample]) * scale
             out["valid"] = torch.from_numpy(points["valid"][sample])
+        if self.with_rotation:
+            out["rotation"] = torch.from_numpy(relative_rotation(record, views[0], views[2])).float()
+            out["pivot"] = torch.from_numpy(pivot_pixel(record)).float() * scale
+            out["camera_depth"] = torch.tensor(2 * float(record["intrinsics"][0, 0]) / width)
         if self.with_flow:
             flow, valid = ground_truth_flow(record, appearance_view=views[0], target_view=views[2])
             flow = torch.from_numpy(flow)[None]

@@ -33,6 +33,10 @@ class ModelConfig:
     gen_channels: int = 64
     gen_scales: int = 4
     tps_lambda: float = 1e-2  # regularisation of the TPS prior flow (normalised coordinates, model/tps.py); ours
+    warp: str = "flow2d"  # "flow2d": the paper's warping module; "volume3d": eopose.model.volume_warp
+    volume_channels: int = 8  # volume3d: feature channels per voxel
+    volume_size: int = 32  # volume3d: voxels across the image (h = w)
+    depth_bins: int = 32  # volume3d: voxels along the camera rays
 
 
 def warp_fill(background) -> float:

@@ -123,6 +123,7 @@ class WarpLossWeights:
     image: float = 1.0  # L1 of the composed Iwrp over the whole image
     silhouette: float = 1.0  # BCE of the predicted silhouette against the target's rendered mask
     visibility: float = 1.0  # BCE of the predicted visibility against the flow validity, inside the target
+    shape: float = 1.0  # volume3d only: BCE of the silhouettes rendered from the volume (target's and Ia's own)
 
 
 @dataclass
@@ -199,8 +200,19 @@ class WarpLoss(nn.Module):
             bce = F.binary_cross_entropy_with_logits(out.visibility_logits, flow_valid, reduction="none")
             per_sample = (bce * mask_target).sum(dim=(1, 2, 3)) / mask_target.sum(dim=(1, 2, 3)).clamp_min(1.0)
             add("visibility", w.visibility, per_sample.mean())  # per sample: independent of the DDP split
+        if out.shape is not None and w.shape:
+            add("shape", w.shape, shape_loss(out.shape, mask_target, (batch["mask_appearance"] > 0.5).float()))
         total = sum(terms.values())
         return total, {k: v.detach() for k, v in terms.items()}
+
+
+def shape_loss(shape: tuple, mask_target: torch.Tensor, mask_appearance: torch.Tensor) -> torch.Tensor:
+    """BCE of the volume3d warp's rendered silhouettes (eopose.model.volume_warp): the turned volume's against the
+    target's mask plus Ia's own volume's against Ia's mask, computed in float32."""
+    target, appearance = shape
+    with torch.autocast(target.device.type, enabled=False):
+        return sum(F.binary_cross_entropy(image.float().clamp(1e-4, 1 - 1e-4), mask)
+                   for image, mask in ((target, mask_target), (appearance, mask_appearance)))
 
 
 class GeneratorLoss(nn.Module):

@@ -49,6 +49,9 @@ class WarpOutput(NamedTuple):
     silhouette_logits: torch.Tensor  # [B, 1, H, W] target silhouette (object A in the pose of Ip)
     visibility_logits: torch.Tensor  # [B, 1, H, W] target pixel visible in Ia
     composed: torch.Tensor  # [B, 3, H, W] Iwrp
+    # volume3d only (eopose.model.volume_warp): (target silhouette rendered from the turned volume, Ia's silhouette
+    # re-rendered from its own volume), probabilities [B, 1, H, W], which the shape loss supervises
+    shape: tuple | None = None
 
     @property
     def silhouette(self) -> torch.Tensor:
@@ -173,7 +176,7 @@ class WarpModule(nn.Module):
         logits = self.mask_heads(torch.cat([finest, warped_mask.to(finest.dtype)], dim=1)).float()
         silhouette_logits = logits[:, :1] + SILHOUETTE_PRIOR_GAIN * (warped_mask - 0.5)
         visibility_logits = logits[:, 1:] + VISIBILITY_PRIOR_LOGIT
-        composed = compose(warped[-1], appearance, mask_a, torch.sigmoid(silhouette_logits),
+        composed = compose(warped[-1], mean_colour(appearance, mask_a), torch.sigmoid(silhouette_logits),
                            torch.sigmoid(visibility_logits), self.background)
         return WarpOutput(flows, warped, native, prior, silhouette_logits, visibility_logits, composed)
 
@@ -185,9 +188,9 @@ def mean_colour(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(weight > 0.5, inside, image.mean(dim=(2, 3), keepdim=True))
 
 
-def compose(warped: torch.Tensor, appearance: torch.Tensor, mask_a: torch.Tensor, silhouette: torch.Tensor,
-            visibility: torch.Tensor, background: float) -> torch.Tensor:
-    """Iwrp = S * (V * warped + (1 - V) * fill) + (1 - S) * background, fill = Ia's mean foreground colour."""
-    fill = mean_colour(appearance, mask_a)
+def compose(warped: torch.Tensor, fill: torch.Tensor, silhouette: torch.Tensor, visibility: torch.Tensor,
+            background: float) -> torch.Tensor:
+    """Iwrp = S * (V * warped + (1 - V) * fill) + (1 - S) * background; `fill` is the colour of what Ia does not
+    show ([B, 3, 1, 1] Ia's mean foreground colour in the 2-D module, a predicted map in the 3-D one)."""
     inside = visibility * warped + (1 - visibility) * fill
     return silhouette * inside + (1 - silhouette) * background

@@ -206,7 +206,7 @@ def test_untrained_model_warps_like_tps_and_generator_returns_its_warp():
 
 
 def test_composition_uses_silhouette_visibility_and_fill():
-    from eopose.model.warp_module import compose
+    from eopose.model.warp_module import compose, mean_colour
     warped = torch.full((1, 3, 4, 4), 0.2)
     appearance = torch.zeros(1, 3, 4, 4)
     appearance[..., :2] = 0.6
@@ -216,7 +216,7 @@ def test_composition_uses_silhouette_visibility_and_fill():
     silhouette[..., 1:] = 1.0
     visibility = torch.zeros(1, 1, 4, 4)
     visibility[..., 2:] = 1.0
-    image = compose(warped, appearance, mask_a, silhouette, visibility, background=1.0)
+    image = compose(warped, mean_colour(appearance, mask_a), silhouette, visibility, background=1.0)
     assert torch.allclose(image[..., 0], torch.tensor(1.0))  # outside the silhouette: background
     assert torch.allclose(image[..., 1], torch.tensor(0.6))  # inside, occluded: Ia's mean foreground colour
     assert torch.allclose(image[..., 2:], torch.tensor(0.2))  # inside, visible: the warp

@@ -1,14 +1,18 @@
-"""Training-time augmentation on the device: horizontal flips of whole samples.
+"""Training-time augmentation on the device: horizontal flips of whole samples, and noise on the relative rotation.
 
 Mirroring a sample (appearance, pose, target, their masks, keypoints and the ground-truth flow) left-right
 gives another valid sample: a mirrored object in mirrored poses. Images and masks are flipped along W;
 keypoints map x -> W - x (pixel centres j + 0.5 -> W - j - 0.5, the convention of eopose.model.flow); the
-backward flow is flipped spatially and its x component negated. Which samples flip is drawn from a generator
-seeded by (run seed, global step), so a resumed run flips exactly as an uninterrupted one.
+backward flow is flipped spatially and its x component negated; the camera-frame rotation R becomes M R M with
+M = diag(-1, 1, 1) and the pivot's x maps like a keypoint's. Which samples flip is drawn from a generator seeded
+by (run seed, global step), so a resumed run flips exactly as an uninterrupted one; so is the rotation noise
+(`data.rotation_noise_deg`), which teaches the volume3d warp to tolerate estimated rotations.
 """
 from __future__ import annotations
 
 import torch
+
+from eopose.model.volume_warp import random_rotations
 
 IMAGE_KEYS = ("appearance", "pose", "target", "mask_appearance", "mask_pose", "mask_target", "flow_valid")
 POINT_KEYS = ("points_a", "points_p")
@@ -27,6 +31,12 @@ def flip_samples(batch: dict, flip: torch.Tensor) -> dict:
             mirrored = batch[key].clone()
             mirrored[..., 0] = width - mirrored[..., 0]
             out[key] = torch.where(where.view(-1, 1, 1), mirrored, batch[key])
+    if "rotation" in batch:
+        mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0], device=where.device, dtype=batch["rotation"].dtype))
+        out["rotation"] = torch.where(where.view(-1, 1, 1), mirror @ batch["rotation"] @ mirror, batch["rotation"])
+        pivot = batch["pivot"].clone()
+        pivot[..., 0] = width - pivot[..., 0]
+        out["pivot"] = torch.where(where.view(-1, 1), pivot, batch["pivot"])
     if "flow_gt" in batch:
         mirrored = batch["flow_gt"].flip(-1) * torch.tensor([-1.0, 1.0], device=where.device).view(1, 2, 1, 1)
         out["flow_gt"] = torch.where(where, mirrored, batch["flow_gt"])
@@ -40,3 +50,13 @@ def random_flips(batch: dict, seed: int, global_step: int, probability: float = 
     generator = torch.Generator().manual_seed(seed * 1_000_003 + global_step)
     flip = torch.rand(len(batch["appearance"]), generator=generator) < probability
     return flip_samples(batch, flip)
+
+
+def perturb_rotations(batch: dict, seed: int, global_step: int, max_degrees: float) -> dict:
+    """`batch` with each `rotation` composed with a random rotation of up to `max_degrees`
+    (eopose.model.volume_warp.random_rotations), drawn from a generator seeded by (seed, global_step)."""
+    if max_degrees <= 0 or "rotation" not in batch:
+        return batch
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + global_step + 500_009)
+    noise = random_rotations(len(batch["rotation"]), max_degrees, generator).to(batch["rotation"])
+    return {**batch, "rotation": noise @ batch["rotation"]}

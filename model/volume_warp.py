@@ -1,0 +1,229 @@
+"""The `volume3d` warp: the appearance object lifted into a feature volume, turned rigidly into the target pose and
+rendered, after Knoche et al., "Reposing Humans by Warping 3D Features" (CVPR-W 2020; the brief's seed 001).
+
+A 2-D warp can only move Ia's pixels to where keypoints say; what it cannot see is the appearance object's own shape
+in the new pose (docs/architecture.md, "Visibility and the 3-D warp"). This module answers that question in 3-D:
+
+* Lift: a 2-D encoder over Ia, its mask and pixel coordinates predicts ``channels x depth_bins`` feature maps at
+  ``volume_size`` x ``volume_size``, read as a volume [B, C, D, h, w] in Ia's camera frustum: voxel (x, y, z) lies on
+  the camera ray through normalised image point (x, y) (grid_sample units, -1..1 across the image) at depth z
+  (-1 nearest, +1 farthest). Depth is measured in the units in which the image half-width at the object centre's
+  depth is 1; the camera centre sits at depth ``-camera_depth`` (= 2 f / W for focal length f and width W, pixels),
+  so a point's metric position is (x s, y s, z) with s = (camera_depth + z) / camera_depth (a pinhole camera whose
+  principal point is the image centre).
+* Shape: 3-D convolutions in Ia's frame give an occupancy logit per voxel, starting from the visual-hull prior
+  "inside Ia's mask, near the centre's depth" so an untrained module already renders Ia's silhouette.
+* Turn: every target voxel is mapped to its source voxel by the relative rotation R about the object centre
+  (the ray through the `pivot` pixel at depth 0): ``q = R^T (p - c) + c`` in metric units, then back to frustum
+  coordinates, and the features, the occupancy and Ia's transmittance are sampled there (trilinear). The mapped
+  coordinates themselves say where each target voxel's surface point lies in Ia.
+* Render: front-to-back compositing of the turned occupancy (weights ``w_d = o_d prod_{d' < d} (1 - o_d')``) gives
+  the target silhouette, the expected source pixel of the first surface (a backward flow into Ia, exact for a
+  correct shape and rotation) and its visibility in Ia (Ia's transmittance at that source voxel). The same
+  compositing in Ia's own frame re-renders Ia's silhouette, a second shape constraint.
+* Refine: 3-D convolutions on the turned features, depth folded into channels, and a 2-D Skip-UNet at H x W over
+  them, the rendered maps, Ia warped by the rendered flow, and the pose image with its mask (object B in the target
+  pose: a shape prior aligned with the target) predict residuals of the flow, silhouette and visibility logits
+  (zero-initialised) and the colour of the parts hidden in Ia. Iwrp is composed as in the 2-D warp module:
+  ``S (V warp(Ia, flow) + (1 - V) colour) + (1 - S) background``.
+* Geometry (coordinates, rotation, compositing, sampling) runs in float32 even under autocast.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .flow import flow_to_normalised, pixel_centres, warp
+from .warp_module import SkipUNet, WarpOutput, _conv, _zero_init, compose, mean_colour
+
+HULL_HALF_DEPTH = 0.6  # the prior shape: Ia's mask extruded over the slab |z| <= 0.6 around the centre's depth
+HULL_PROBABILITY = (0.003, 0.95)  # per-voxel prior occupancy range: learnable (not saturated) either way
+PROBABILITY_EPS = 1e-4
+
+
+def _conv3d(in_ch: int, out_ch: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(in_ch, out_ch, 3, 1, 1), nn.LeakyReLU(0.1))
+
+
+def _logit(probability: torch.Tensor) -> torch.Tensor:
+    probability = probability.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS)
+    return torch.log(probability) - torch.log1p(-probability)
+
+
+def voxel_centres(size: int, depth_bins: int, device) -> torch.Tensor:
+    """[D, h, w, 3] frustum coordinates (x, y, z) of the voxel centres (grid_sample's align_corners=False units)."""
+    def axis(n):
+        return (torch.arange(n, device=device, dtype=torch.float32) * 2 + 1) / n - 1
+
+    z, y, x = torch.meshgrid(axis(depth_bins), axis(size), axis(size), indexing="ij")
+    return torch.stack([x, y, z], dim=-1)
+
+
+def frustum_to_metric(points: torch.Tensor, camera_depth: torch.Tensor) -> torch.Tensor:
+    """Frustum coordinates [B, ..., 3] -> metric (x s, y s, z), s = (camera_depth + z) / camera_depth."""
+    depth = camera_depth.view(-1, *([1] * (points.dim() - 1)))
+    scale = (depth + points[..., 2:]) / depth
+    return torch.cat([points[..., :2] * scale, points[..., 2:]], dim=-1)
+
+
+def metric_to_frustum(points: torch.Tensor, camera_depth: torch.Tensor) -> torch.Tensor:
+    """The inverse of frustum_to_metric (points behind the camera are pushed far outside the volume)."""
+    depth = camera_depth.view(-1, *([1] * (points.dim() - 1)))
+    scale = ((depth + points[..., 2:]) / depth).clamp_min(1e-3)
+    return torch.cat([points[..., :2] / scale, points[..., 2:]], dim=-1)
+
+
+def turn_points(points: torch.Tensor, rotation: torch.Tensor, pivot: torch.Tensor,
+                camera_depth: torch.Tensor) -> torch.Tensor:
+    """Frustum coordinates [B, ..., 3] of target points -> the frustum coordinates of the same object points in
+    Ia: the target object is Ia's object turned by `rotation` [B, 3, 3] (camera frame, x right, y down, z forward)
+    about the point at depth 0 on the ray through `pivot` [B, 2] (normalised image coordinates)."""
+    batch = rotation.shape[0]
+    centre = torch.cat([pivot, pivot.new_zeros(batch, 1)], dim=1).view(batch, *([1] * (points.dim() - 2)), 3)
+    metric = frustum_to_metric(points, camera_depth) - centre
+    # q = R^T p for row vectors: q_row = p_row R
+    source = torch.einsum("b...i,bij->b...j", metric, rotation) + centre
+    return metric_to_frustum(source, camera_depth)
+
+
+def source_coordinates(rotation: torch.Tensor, pivot: torch.Tensor, camera_depth: torch.Tensor, size: int,
+                       depth_bins: int) -> torch.Tensor:
+    """[B, D, h, w, 3] frustum coordinates in Ia of every target voxel centre (turn_points)."""
+    target = voxel_centres(size, depth_bins, rotation.device).expand(rotation.shape[0], -1, -1, -1, -1)
+    return turn_points(target, rotation, pivot, camera_depth)
+
+
+def exclusive_transmittance(occupancy: torch.Tensor) -> torch.Tensor:
+    """prod_{d' < d} (1 - o_d') along the depth axis (dim 2) of [B, 1, D, h, w]: 1 at the front."""
+    ones = torch.ones_like(occupancy[:, :, :1])
+    return torch.cumprod(torch.cat([ones, 1 - occupancy[:, :, :-1]], dim=2), dim=2)
+
+
+def composite_weights(occupancy: torch.Tensor) -> torch.Tensor:
+    """Front-to-back compositing weights o_d T_d [B, 1, D, h, w]; their sum over depth is the silhouette."""
+    return occupancy * exclusive_transmittance(occupancy)
+
+
+def rotate_volume(volume: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
+    """Trilinear samples of `volume` [B, C, D, h, w] at frustum `coordinates` [B, D, h, w, 3]; 0 outside."""
+    return F.grid_sample(volume, coordinates, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class VolumeWarp(nn.Module):
+    """Ia (+ mask), Ip (+ mask), the relative rotation, pivot and camera depth -> WarpOutput (flows, silhouette,
+    visibility, Iwrp) plus the rendered shape maps the shape loss supervises."""
+
+    def __init__(self, channels: int = 8, depth_bins: int = 32, volume_size: int = 32, base_channels: int = 32,
+                 refine_depth: int = 3, background: float = 1.0):
+        super().__init__()
+        self.channels, self.depth_bins, self.volume_size = channels, depth_bins, volume_size
+        self.background = background
+        self.lift_stem = _conv(6, base_channels)
+        self.lift_head = nn.Conv2d(2 * base_channels, channels * depth_bins, 3, 1, 1)
+        self.lift_body = _conv(base_channels, 2 * base_channels)
+        self.source_convs = nn.Sequential(_conv3d(channels, channels), _conv3d(channels, channels))
+        self.source_occupancy = _zero_init(nn.Conv3d(channels, 1, 3, 1, 1))
+        self.target_convs = nn.Sequential(_conv3d(channels + 2, channels), _conv3d(channels, channels))
+        self.target_occupancy = _zero_init(nn.Conv3d(channels, 1, 3, 1, 1))
+        self.fold = nn.Sequential(nn.Conv2d(channels * depth_bins, base_channels, 1), nn.LeakyReLU(0.1))
+        # refine inputs: folded features, silhouette, visibility, flow (grid units), Ia warped, its mask warped,
+        # Ip, mask of Ip
+        self.refine = SkipUNet(base_channels + 1 + 1 + 2 + 3 + 1 + 3 + 1, base_channels, refine_depth)
+        self.refine_heads = nn.Sequential(_conv(base_channels, base_channels),
+                                          _zero_init(nn.Conv2d(base_channels, 2 + 2 + 3, 3, 1, 1)))
+        for module in self.modules():  # oneDNN's 3-D convolutions run 2-3x faster channels-last on the CPU
+            if isinstance(module, nn.Conv3d):
+                module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+    def _lift(self, appearance: torch.Tensor, mask_a: torch.Tensor) -> torch.Tensor:
+        """[B, C, D, h, w] features of Ia in its frustum."""
+        height, width = appearance.shape[-2:]
+        coords = pixel_centres(height, width, appearance.device, appearance.dtype).expand(len(appearance), -1, -1, -1)
+        x = self.lift_stem(torch.cat([appearance, mask_a, flow_to_normalised(coords) - 1], dim=1))
+        x = F.interpolate(x, size=(self.volume_size, self.volume_size), mode="bilinear", antialias=True,
+                          align_corners=False)
+        features = self.lift_head(self.lift_body(x))
+        volume = features.view(len(x), self.channels, self.depth_bins, self.volume_size, self.volume_size)
+        return volume.contiguous(memory_format=torch.channels_last_3d)
+
+    def _hull_prior(self, mask_a: torch.Tensor) -> torch.Tensor:
+        """[B, 1, D, h, w] prior occupancy logits: Ia's mask m extruded over the n voxels of the slab
+        |z| <= HULL_HALF_DEPTH with per-voxel occupancy 1 - (1 - m)^(1/n), whose front-to-back composite is m
+        itself, so an untrained volume re-renders Ia's silhouette; outside the slab nearly empty."""
+        mask = F.interpolate(mask_a.float(), size=(self.volume_size, self.volume_size), mode="bilinear",
+                             antialias=True, align_corners=False).clamp(0, 1)
+        in_slab = voxel_centres(1, self.depth_bins, mask.device)[:, 0, 0, 2].abs() <= HULL_HALF_DEPTH
+        per_voxel = 1 - (1 - mask[:, :, None]) ** (1 / max(int(in_slab.sum()), 1))
+        low, high = HULL_PROBABILITY
+        prior = torch.where(in_slab.view(1, 1, -1, 1, 1), per_voxel.clamp(low, high), torch.full_like(per_voxel, low))
+        return _logit(prior)
+
+    def forward(self, appearance: torch.Tensor, pose: torch.Tensor, mask_a: torch.Tensor, mask_p: torch.Tensor,
+                rotation: torch.Tensor, pivot: torch.Tensor, camera_depth: torch.Tensor) -> WarpOutput:
+        """Images [B, 3, H, W] in [0, 1], masks [B, 1, H, W], rotation [B, 3, 3] (camera frame), pivot [B, 2]
+        (pixels), camera_depth [B] (2 f / W)."""
+        height, width = appearance.shape[-2:]
+        device_type = appearance.device.type
+        appearance, mask_a = appearance.float(), mask_a.float()
+        features = self.source_convs(self._lift(appearance, mask_a))
+        with torch.autocast(device_type, enabled=False):
+            occupancy_a = torch.sigmoid(self.source_occupancy(features).float() + self._hull_prior(mask_a))
+            seen_a = exclusive_transmittance(occupancy_a)
+            silhouette_a = (occupancy_a * seen_a).sum(dim=2)
+            size = torch.tensor([width, height], device=pivot.device, dtype=torch.float32)
+            coords = source_coordinates(rotation.float(), 2 * pivot.float() / size - 1, camera_depth.float(),
+                                        self.volume_size, self.depth_bins)
+            turned = rotate_volume(torch.cat([features.float(), occupancy_a, seen_a], dim=1), coords)
+        turned_features, turned_occupancy, turned_seen = turned.split([self.channels, 1, 1], dim=1)
+        target = self.target_convs(torch.cat([turned_features, turned_occupancy, turned_seen], dim=1)
+                                   .to(features.dtype).contiguous(memory_format=torch.channels_last_3d))
+        with torch.autocast(device_type, enabled=False):
+            occupancy_t = torch.sigmoid(_logit(turned_occupancy) + self.target_occupancy(target).float())
+            weights = composite_weights(occupancy_t)
+            silhouette_t = weights.sum(dim=2)  # [B, 1, h, w]
+            norm = silhouette_t.clamp_min(1e-4)
+            source_xy = (weights * coords[..., :2].permute(0, 4, 1, 2, 3)).sum(dim=2) / norm  # [B, 2, h, w]
+            visibility_t = (weights * turned_seen).sum(dim=2) / norm
+            up = dict(size=(height, width), mode="bilinear", align_corners=False)
+            source_pixels = (F.interpolate(source_xy, **up) + 1) * size.view(1, 2, 1, 1) / 2
+            flow_geo = source_pixels - pixel_centres(height, width, appearance.device, torch.float32)
+            silhouette_geo = F.interpolate(silhouette_t, **up).clamp(0, 1)
+            visibility_geo = F.interpolate(visibility_t, **up).clamp(0, 1)
+            silhouette_src = F.interpolate(silhouette_a, **up).clamp(0, 1)
+            warped_geo = warp(appearance, flow_geo, fill=self.background)
+            warped_mask = warp(mask_a, flow_geo, fill=0.0)
+        folded = self.fold(target.flatten(1, 2))
+        folded = F.interpolate(folded, size=(height, width), mode="bilinear", align_corners=False)
+        refined = self.refine(torch.cat([folded, silhouette_geo.to(folded.dtype), visibility_geo.to(folded.dtype),
+                                         flow_to_normalised(flow_geo).to(folded.dtype), warped_geo.to(folded.dtype),
+                                         warped_mask.to(folded.dtype), pose.to(folded.dtype),
+                                         mask_p.to(folded.dtype)], dim=1))[-1]
+        heads = self.refine_heads(refined).float()
+        with torch.autocast(device_type, enabled=False):
+            flow_delta, logit_delta, colour_delta = heads.split([2, 2, 3], dim=1)
+            flow = flow_geo + flow_delta * (max(height, width) / 2)  # heads in grid units, like the 2-D residuals
+            warped = warp(appearance, flow, fill=self.background)
+            silhouette_logits = _logit(silhouette_geo) + logit_delta[:, :1]
+            visibility_logits = _logit(visibility_geo) + logit_delta[:, 1:]
+            fill = (mean_colour(appearance, mask_a) + torch.tanh(colour_delta)).clamp(0, 1)
+            composed = compose(warped, fill, torch.sigmoid(silhouette_logits), torch.sigmoid(visibility_logits),
+                               self.background)
+        return WarpOutput(flows=[flow_geo, flow], warped=[warped_geo, warped], native_flows=[flow_geo, flow],
+                          prior=flow_geo, silhouette_logits=silhouette_logits, visibility_logits=visibility_logits,
+                          composed=composed, shape=(silhouette_geo, silhouette_src))
+
+
+def random_rotations(count: int, max_degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """[count, 3, 3] rotations about uniformly random axes by angles |N(0, max_degrees / 2)| clipped at
+    max_degrees: the noise training adds to the relative rotation so the model tolerates estimated ones."""
+    axis = torch.randn(count, 3, generator=generator)
+    axis = axis / axis.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    angle = (torch.randn(count, generator=generator).abs() * max_degrees / 2).clamp(max=max_degrees) * math.pi / 180
+    cross = torch.zeros(count, 3, 3)
+    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    cross = cross - cross.transpose(1, 2)
+    eye = torch.eye(3).expand(count, 3, 3)
+    return eye + torch.sin(angle).view(-1, 1, 1) * cross + (1 - torch.cos(angle)).view(-1, 1, 1) * cross @ cross
