@@ -163,7 +163,7 @@ def prepare(opts) -> Renderer:
     opts.out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(opts.out)
     renderer = Renderer(opts, models, opts.out)
-    check_existing_settings(opts.out, renderer.settings)
+    check_existing_settings(opts.out, renderer.shard_settings)
     return renderer
 
 
@@ -183,7 +183,7 @@ def render(opts) -> dict:
     finally:
         mine = [opts.out / shard_name(j) for j in shards if (opts.out / shard_name(j)).is_file()]
         if mine:
-            commit_index(opts.out, mine, renderer.settings)
+            commit_index(opts.out, mine, renderer.shard_settings)
     wall = time.monotonic() - t0
     return {
         "rendered_quads": renderer.rendered, "shards_written": len(renderer.shards_written),

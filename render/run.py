@@ -1,5 +1,6 @@
 """Orchestration of one `render-pairs` process: plan the partition's pending shards, feed the
-workers quadruplet jobs, replace failed models, assemble and write shards, rebuild index.json.
+workers quadruplet jobs (`quad.QuadJob`), replace failed models, write each shard from its rows
+(`quad.shard_row`); render/cli.py commits them to index.json.
 
 Crash safety and resume: a shard exists under its final name only once complete
 (`write_shard` writes a temp file and renames it), so a rerun after kill -9 skips the shards
@@ -19,40 +20,46 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 import h5py
-import numpy as np
 from tqdm import tqdm
 
-from eopose.dataset.shard_format import NOCS_TO_OBJECT, shard_files, shard_name, write_shard
+from eopose.dataset.shard_format import shard_files, shard_name, write_quads
 from eopose.render import camera, lighting, plan
+from eopose.render.quad import QuadJob, RenderedViews, shard_row
 from eopose.render.settings import RenderSettings
-from eopose.render.worker import WorkerHandle
+from eopose.render.worker import WorkerConfig, WorkerHandle
 
 FAILURES_NAME = "failures.jsonl"
-STRING_FIELDS = ("model_id", "source", "license", "author", "name", "uri")
 
 
 class RunError(RuntimeError):
     """The run cannot go on (one-line message)."""
 
 
-def render_settings(opts) -> RenderSettings:
-    """The run's render settings from the render-pairs options."""
-    return RenderSettings(resolution=opts.resolution, samples=opts.samples, device=opts.device,
-                          lighting=opts.lighting, camera=opts.camera,
-                          hdri_dir=str(Path(opts.hdri_dir).resolve()) if opts.hdri_dir else "")
+def render_settings_of(options) -> RenderSettings:
+    """The settings Blender renders every view with, from the parsed render-pairs options."""
+    return RenderSettings(resolution=options.resolution, samples=options.samples, device=options.device,
+                          lighting=options.lighting, camera=options.camera,
+                          hdri_dir=str(Path(options.hdri_dir).resolve()) if options.hdri_dir else "")
 
 
-def run_settings(opts, models, render: RenderSettings) -> dict:
-    """Creation settings stored in every shard; identical for all partitions and reruns. The render
-    settings are the dataclass the Blender backend applies; per-view lights and camera are in each
-    row's `render_params`."""
+def shard_settings_of(options, models, render_settings: RenderSettings) -> dict:
+    """The creation settings stored in every shard (attribute `settings`, and index.json); identical for all
+    partitions and reruns. They hold the render settings; per-view lights and camera are in each row's
+    `render_params`."""
     return {
         "renderer": "blender-cycles", "bpy": importlib.metadata.version("bpy"),
-        "category": opts.category, "source": models[0].source if models else opts.source,
-        "models": len(models), "num_quads": opts.num_quads, "quads_per_shard": opts.quads_per_shard,
-        "seed": opts.seed, "angle_range_deg": list(opts.angle_range), "allow_untextured": opts.allow_untextured,
-        "render": render.to_dict(),
+        "category": options.category, "source": models[0].source if models else options.source,
+        "models": len(models), "num_quads": options.num_quads, "quads_per_shard": options.quads_per_shard,
+        "seed": options.seed, "angle_range_deg": list(options.angle_range),
+        "allow_untextured": options.allow_untextured, "render": render_settings.to_dict(),
     }
+
+
+def worker_config_of(options, render_settings: RenderSettings) -> WorkerConfig:
+    """What each Blender worker of the run is started with."""
+    return WorkerConfig(render_settings=render_settings, threads=options.threads, max_faces=options.max_faces,
+                        import_timeout=options.import_timeout, render_timeout=options.render_timeout,
+                        cache_dir=options.cache_dir, allow_untextured=options.allow_untextured)
 
 
 def read_failures(out_dir: Path) -> dict:
@@ -97,33 +104,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_existing_settings(out_dir: Path, settings: dict) -> None:
+def check_existing_settings(out_dir: Path, shard_settings: dict) -> None:
     existing = shard_files(out_dir)
     if not existing:
         return
     with h5py.File(existing[0], "r") as handle:
         old = json.loads(handle.attrs.get("settings", "{}"))
-    diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+    diff = sorted(k for k in set(old) | set(shard_settings) if old.get(k) != shard_settings.get(k))
     if diff:
         raise RunError(f"{out_dir} holds shards of a run with other settings ({', '.join(diff)}); "
                        f"rerun with the same options to resume, or use a new --out")
 
 
 class Renderer:
-    """Renders the pending shards of one partition with a pool of workers."""
+    """Renders the pending shards of one partition with a pool of workers.
 
-    def __init__(self, opts, models, out_dir: Path):
-        self.opts, self.models, self.out = opts, models, out_dir
+    `options`: the parsed render-pairs options; `render_settings`: what Blender renders every view with;
+    `shard_settings`: the creation settings stored in every shard."""
+
+    def __init__(self, options, models, out_dir: Path):
+        self.options, self.models, self.out = options, models, out_dir
         self.ids = [m.model_id for m in models]
         self.groups = plan.split_groups(self.ids)
-        self.render_settings = render_settings(opts)
-        self.settings = run_settings(opts, models, self.render_settings)
-        self.hdris = lighting.hdri_files(opts.hdri_dir) if opts.hdri_dir else []
+        self.render_settings = render_settings_of(options)
+        self.shard_settings = shard_settings_of(options, models, self.render_settings)
+        self.hdris = lighting.hdri_files(options.hdri_dir) if options.hdri_dir else []
         known = read_failures(out_dir)
         self.bad = {i for i, m in enumerate(models) if m.model_id in known}
         self.failed_now = collections.Counter()
         for i, m in enumerate(models):  # too big by the source's own metadata: skip without loading
-            if i not in self.bad and m.face_count > opts.max_faces:
+            if i not in self.bad and m.face_count > options.max_faces:
                 self._fail(i, "too_many_faces", f"{m.face_count} faces (metadata)")
         self.render_seconds = 0.0
         self.rendered = 0
@@ -139,53 +149,35 @@ class Renderer:
         self.failed_now[reason] += 1
         record_failure(self.out, self.models[index], reason, detail)
 
-    def job(self, quad: int) -> dict:
-        qseed = plan.quad_seed(self.opts.seed, quad)
-        euler, rots = plan.rotations(qseed, self.opts.angle_range)
+    def job(self, quad: int) -> QuadJob:
+        qseed = plan.quad_seed(self.options.seed, quad)
+        euler, rots = plan.rotations(qseed, self.options.angle_range)
         try:
             m1, m2 = plan.choose_pair(qseed, self.ids, self.groups, self.bad)
         except plan.NoPairError as error:
-            raise RunError(f"{self.opts.category}: {error}; see {self.out / FAILURES_NAME}") from None
-        return {"quad": quad, "seed": qseed, "cycles_seed": plan.cycles_seed(qseed), "euler_deg": euler,
-                "rotations": rots, "pair": (m1, m2), "models": [self.models[m1], self.models[m2]],
-                "lighting": lighting.draw_lighting(self.render_settings.lighting, qseed, self.hdris),
-                "camera": camera.draw_camera(self.render_settings.camera, qseed)}
-
-    def row(self, job: dict, result: dict) -> dict:
-        res = self.opts.resolution
-        pair = [self.models[i] for i in job["pair"]]
-        row = {k: result[k] for k in ("rgba", "mask", "depth", "nocs", "normals", "untextured", "render_params")}
-        row.update(rotations=job["rotations"].astype(np.float32), euler_deg=job["euler_deg"].astype(np.float32),
-                   nocs_to_object=np.stack([NOCS_TO_OBJECT] * 2),
-                   intrinsics=job["camera"].intrinsics(res, res).astype(np.float32),
-                   extrinsics=job["camera"].extrinsics().astype(np.float32),
-                   quad_index=np.int64(job["quad"]), seed=np.int64(job["seed"]), category=self.opts.category)
-        for name in STRING_FIELDS:
-            row[name] = [getattr(m, name) for m in pair]
-        return row
+            raise RunError(f"{self.options.category}: {error}; see {self.out / FAILURES_NAME}") from None
+        return QuadJob.of(quad, qseed, plan.cycles_seed(qseed), euler, rots, (m1, m2),
+                          (self.models[m1], self.models[m2]),
+                          lighting.draw_lighting(self.render_settings.lighting, qseed, self.hdris),
+                          camera.draw_camera(self.render_settings.camera, qseed), self.render_settings.resolution)
 
     def write(self, shard: int, rows: dict) -> None:
-        quads = sorted(rows)
-        columns = {name: [rows[q][name] for q in quads] for name in rows[quads[0]]}
-        columns = {name: (v if name in STRING_FIELDS + ("category", "render_params") else np.stack(v))
-                   for name, v in columns.items()}
-        write_shard(self.out / shard_name(shard), columns, self.settings)
+        """Write a shard from its rows (quad -> QuadRow)."""
+        write_quads(self.out / shard_name(shard), [rows[quad] for quad in sorted(rows)], self.shard_settings)
         self.shards_written.append(shard)
 
     def run(self, shards: list[int]) -> None:
-        opts = self.opts
-        todo = {j: set(plan.quads_of_shard(j, opts.num_quads, opts.quads_per_shard)) for j in shards}
+        options = self.options
+        todo = {j: set(plan.quads_of_shard(j, options.num_quads, options.quads_per_shard)) for j in shards}
         shard_of = {q: j for j, qs in todo.items() for q in qs}
         queue = collections.deque(sorted(shard_of))
         buffers = {j: {} for j in shards}
         if not queue:
             return
-        config = {k: getattr(opts, k) for k in ("threads", "max_faces", "import_timeout", "render_timeout",
-                                                  "cache_dir", "allow_untextured")}
-        config["settings"] = self.render_settings
-        workers = [WorkerHandle(config) for _ in range(min(opts.workers, len(queue)))]
-        bar = tqdm(total=len(queue), unit="quad", desc=f"render {opts.category}", dynamic_ncols=True,
-                   disable=opts.quiet)
+        worker_config = worker_config_of(options, self.render_settings)
+        workers = [WorkerHandle(worker_config) for _ in range(min(options.workers, len(queue)))]
+        bar = tqdm(total=len(queue), unit="quad", desc=f"render {options.category}", dynamic_ncols=True,
+                   disable=options.quiet)
         start, startup_failures = time.monotonic(), 0
         try:
             while queue or any(w.job for w in workers):
@@ -209,7 +201,7 @@ class Renderer:
                             bar.update(1)
                             bar.set_postfix(q_per_min=f"{self.rendered * 60 / (time.monotonic() - start):.1f}",
                                             failed=sum(self.failed_now.values()))
-                            if w.models_loaded >= opts.recycle_after:  # keep memory flat
+                            if w.models_loaded >= options.recycle_after:  # keep memory flat
                                 w.stop()
                                 w.start()
                     elif w.deadline and time.monotonic() > w.deadline:
@@ -223,13 +215,13 @@ class Renderer:
             for w in workers:
                 w.stop()
 
-    def _collect(self, job, result, shard_of, todo, buffers) -> None:
-        """Store a finished quad; write its shard once all of the shard's quads are in."""
-        self.render_seconds += result["render_seconds"]
-        self.rss_mb.append(result["rss_mb"])
-        j = shard_of[job["quad"]]
-        buffers[j][job["quad"]] = self.row(job, result)
-        self.untextured.update(m.model_id for m, flag in zip(job["models"], result["untextured"]) if flag)
+    def _collect(self, job: QuadJob, views: RenderedViews, shard_of, todo, buffers) -> None:
+        """Store a finished quad's row; write its shard once all of the shard's quads are in."""
+        self.render_seconds += views.render_seconds
+        self.rss_mb.append(views.rss_mb)
+        j = shard_of[job.quad]
+        buffers[j][job.quad] = shard_row(job, views, self.options.category)
+        self.untextured.update(m.model_id for m, flag in zip(job.models, views.untextured) if flag)
         if len(buffers[j]) == len(todo[j]):
             self.write(j, buffers.pop(j))
         self.rendered += 1
@@ -242,8 +234,8 @@ class Renderer:
             w.on_stage(message[1], kind)
         elif kind == "model_failed":
             _, m, reason, detail = message
-            self._fail(w.job["pair"][m], reason, detail)
-            queue.appendleft(w.job["quad"])
+            self._fail(w.job.pair[m], reason, detail)
+            queue.appendleft(w.job.quad)
             w.idle()
         elif kind == "done":
             job = w.job
@@ -257,7 +249,7 @@ class Renderer:
         never_ready = not w.ready
         if w.job is not None:
             if w.stage is not None:
-                self._fail(w.job["pair"][w.stage[0]], reason, detail)
-            queue.appendleft(w.job["quad"])
+                self._fail(w.job.pair[w.stage[0]], reason, detail)
+            queue.appendleft(w.job.quad)
         w.restart()
         return int(never_ready)

@@ -2,9 +2,9 @@
 rendering many quadruplets, and the parent-side handle that starts, feeds, times out, kills and
 recycles it.
 
-Protocol (parent -> worker): a job dict per quadruplet, or None to stop. Worker -> parent:
+Protocol (parent -> worker): a `quad.QuadJob` per quadruplet, or None to stop. Worker -> parent:
 ("ready", info), ("loading", m), ("rendering", m), ("model_failed", m, reason, detail),
-("done", rows). `m` is 0 for M1, 1 for M2; the parent uses the last stage message to blame the
+("done", quad.RenderedViews). `m` is 0 for M1, 1 for M2; the parent uses the last stage message to blame the
 right model when the worker hangs past a timeout or dies (the process is then replaced). A job
 carries the quadruplet's `Lighting` and `Camera`, applied once for its four views.
 """
@@ -16,16 +16,32 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from eopose.render import passes
+from eopose.render.quad import QuadJob, RenderedViews
+from eopose.render.settings import RenderSettings
 from eopose.render.sources import ModelError, resolve_path
 
 BPY_SCRIPTS = re.compile(r"/bpy/\d+\.\d+/scripts(/|$)")
 
 
-def worker_main(conn, config: dict) -> None:
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker of a run is started with: the render settings, Cycles threads and the model limits."""
+
+    render_settings: RenderSettings
+    threads: int
+    max_faces: int
+    import_timeout: float  # seconds to import one model
+    render_timeout: float  # seconds to render one model's 2 views
+    cache_dir: object  # procedural GLB cache folder (None: the default)
+    allow_untextured: bool
+
+
+def worker_main(conn, config: WorkerConfig) -> None:
     """Entry point of the spawned process."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # Blender and Cycles log to stdout/stderr; the parent owns the terminal
@@ -37,7 +53,7 @@ def worker_main(conn, config: dict) -> None:
 
     from eopose.render.blender_scene import Scene
 
-    scene = Scene(config["settings"], config["threads"])
+    scene = Scene(config.render_settings, config.threads)
     conn.send(("ready", {"blender": bpy.app.version_string, "device": scene.device, "pid": os.getpid()}))
     try:
         while True:
@@ -47,25 +63,24 @@ def worker_main(conn, config: dict) -> None:
                 return
             if job is None:
                 return
-            rows = _render_quad(scene, job, config, conn)
+            views = _render_quad(scene, job, config, conn)
             scene.unload()
-            if rows is not None:
-                conn.send(("done", rows))
+            if views is not None:
+                conn.send(("done", views))
     finally:
         scene.close()
 
 
-def _render_quad(scene, job: dict, config: dict, conn):
+def _render_quad(scene, job: QuadJob, config: WorkerConfig, conn) -> RenderedViews | None:
     """Views M1c1, M1c2, M2c1, M2c2 with their passes, or None after reporting a failed model."""
     res = scene.resolution
-    K, E = job["camera"].intrinsics(res, res), job["camera"].extrinsics()
-    scene.apply(job["lighting"], job["camera"])
+    scene.apply(job.lighting, job.camera)
     views, untextured, render_seconds = [], [], 0.0
-    for m, record in enumerate(job["models"]):
+    for m, record in enumerate(job.models):
         conn.send(("loading", m))
         try:
-            model = scene.load(resolve_path(record, config["cache_dir"]), record.canonical_euler_deg,
-                               config["max_faces"], config["allow_untextured"])
+            model = scene.load(resolve_path(record, config.cache_dir), record.canonical_euler_deg,
+                               config.max_faces, config.allow_untextured)
         except ModelError as error:
             conn.send(("model_failed", m, error.reason, error.detail))
             return None
@@ -75,16 +90,15 @@ def _render_quad(scene, job: dict, config: dict, conn):
         conn.send(("rendering", m))
         untextured.append(model.untextured)
         for c in range(2):
-            rgba, seconds = scene.render(job["euler_deg"][c], job["cycles_seed"])
+            rgba, seconds = scene.render(job.euler_deg[c], job.cycles_seed)
             params = json.dumps(scene.describe(), sort_keys=True)
-            views.append((rgba, *passes.geometry_passes(model.verts, model.tris, job["rotations"][c], K, E, res, res),
-                          params))
+            views.append((rgba, *passes.geometry_passes(model.verts, model.tris, job.rotations[c], job.intrinsics,
+                                                        job.extrinsics, res, res), params))
             render_seconds += seconds
     rgba, mask, depth, nocs, normals = (np.stack(v) for v in list(zip(*views))[:5])
-    return {"rgba": rgba, "mask": mask, "depth": depth.astype(np.float16), "nocs": nocs.astype(np.float16),
-            "normals": normals.astype(np.float16), "render_params": [v[-1] for v in views],
-            "untextured": np.array(untextured),
-            "render_seconds": render_seconds, "rss_mb": _rss_mb()}
+    return RenderedViews(rgba=rgba, mask=mask, depth=depth.astype(np.float16), nocs=nocs.astype(np.float16),
+                         normals=normals.astype(np.float16), render_params=tuple(v[-1] for v in views),
+                         untextured=np.array(untextured), render_seconds=render_seconds, rss_mb=_rss_mb())
 
 
 def _rss_mb() -> float:
@@ -99,7 +113,7 @@ def _rss_mb() -> float:
 class WorkerHandle:
     """Parent-side view of one worker: its process, pipe, current job, stage and deadline."""
 
-    def __init__(self, config: dict, startup_timeout: float = 300.0):
+    def __init__(self, config: WorkerConfig, startup_timeout: float = 300.0):
         self.config = config
         self.startup_timeout = startup_timeout
         self.process = None
@@ -118,15 +132,15 @@ class WorkerHandle:
         self.deadline = time.monotonic() + self.startup_timeout
         self.models_loaded = 0
 
-    def submit(self, job: dict) -> None:
+    def submit(self, job: QuadJob) -> None:
         self.job = job
         self.stage = None
-        self.deadline = time.monotonic() + self.config["import_timeout"]
+        self.deadline = time.monotonic() + self.config.import_timeout
         self.conn.send(job)
 
     def on_stage(self, m: int, stage: str) -> None:
         self.stage = (m, stage)
-        timeout = self.config["import_timeout"] if stage == "loading" else self.config["render_timeout"]
+        timeout = self.config.import_timeout if stage == "loading" else self.config.render_timeout
         self.deadline = time.monotonic() + timeout
         self.models_loaded += stage == "loading"
 

@@ -13,7 +13,8 @@ import pytest
 
 from eopose.dataset import DatasetFormatError, add_keypoints, open_dataset, verify, write_shard
 from eopose.dataset.cli import main as dataset_cli
-from eopose.dataset.shard_format import FIELDS, read_index, sha256_of, shard_files, shard_name, update_index
+from eopose.dataset.shard_format import (FIELDS, QuadRow, read_index, sha256_of, shard_files, shard_name, update_index,
+                                         write_quads)
 from eopose.dataset.synthetic import make_quadruplet_rows
 
 
@@ -76,6 +77,21 @@ def _kill_when_temp_appears(script, args, folder):
     time.sleep(0.2)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def test_typed_rows_write_the_same_shard_and_reject_bad_fields(tmp_path):
+    columns = make_quadruplet_rows(3, 16, 24, seed=3)
+    quads = [QuadRow(**{name: value[q] for name, value in columns.items()}) for q in range(3)]
+    assert quads[1].intrinsics.dtype == np.float32 and quads[1].model_id.shape == (2,)
+    write_shard(tmp_path / "columns.h5", columns)
+    write_quads(tmp_path / "rows.h5", quads)
+    assert sha256_of(tmp_path / "columns.h5") == sha256_of(tmp_path / "rows.h5")
+    bad = {name: value[2] for name, value in columns.items()}
+    with pytest.raises(DatasetFormatError, match=r"quadruplet 2: field 'nocs' has shape \(4, 16, 24\), "
+                                                 r"expected \(4, 16, 24, 3\)"):
+        QuadRow(**{**bad, "nocs": bad["nocs"][..., 0]})
+    with pytest.raises(DatasetFormatError, match="quadruplet 2: field 'mask' has dtype float64, expected uint8"):
+        QuadRow(**{**bad, "mask": bad["mask"].astype(np.float64)})
 
 
 def test_writer_killed_mid_write_leaves_no_visible_shard(tmp_path):

@@ -80,6 +80,22 @@ def fields_of_version(version: int) -> dict:
     return {name: spec for name, spec in FIELDS.items() if ADDED_IN.get(name, 1) <= version}
 
 
+def coerce_field(name: str, spec: FieldSpec, value, expected: tuple, where) -> np.ndarray:
+    """`value` of field `name` as stored: shape `expected` and the spec's dtype (a same-kind cast; strings as
+    str objects), else DatasetFormatError naming `where` (a file or a quadruplet)."""
+    if spec.dtype is STR:
+        array = np.asarray(value, dtype=object)
+        if array.shape != expected:
+            raise DatasetFormatError(f"{where}: field '{name}' has shape {array.shape}, expected {expected}")
+        return array.astype(str).astype(object)
+    array = np.asarray(value)
+    if array.shape != expected:
+        raise DatasetFormatError(f"{where}: field '{name}' has shape {array.shape}, expected {expected}")
+    if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
+        raise DatasetFormatError(f"{where}: field '{name}' has dtype {array.dtype}, expected {np.dtype(spec.dtype)}")
+    return array.astype(spec.dtype, copy=False)
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.h5"
 

@@ -1,5 +1,5 @@
-"""Writing a shard: rows validated against `FIELDS` and stored as one HDF5 file, one chunk per row,
-images deflate-compressed, written to a temp name and renamed when complete."""
+"""Writing a shard: rows (columns of arrays, or `QuadRow` records) validated against `FIELDS` and stored as
+one HDF5 file, one chunk per row, images deflate-compressed, written to a temp name and renamed when complete."""
 from __future__ import annotations
 
 import json
@@ -10,27 +10,13 @@ import numpy as np
 
 from .files import commit, temp_path
 from .index import record_entry
-from .schema import FIELDS, FORMAT, FORMAT_VERSION, STR, DatasetFormatError, FieldSpec
+from .row import QuadRow
+from .schema import FIELDS, FORMAT, FORMAT_VERSION, DatasetFormatError, coerce_field
 
 # deflate level 1 over lzf: benchmarks/compression.py on 256x256 quadruplets measured gzip-1 at 0.54 MB/quad
 # vs lzf 0.70, with row decode as fast (rgba 2.1 vs 2.2-2.7 ms; nocs 4.3 vs 4.7 ms); deflate is also
 # built into every HDF5 reader, while lzf is an h5py-only filter that other tools cannot open.
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
-
-
-def _coerce(name: str, spec: FieldSpec, value, rows: int, height: int, width: int, path: Path):
-    expected = (rows,) + spec.row_shape(height, width)
-    if spec.dtype is STR:
-        array = np.asarray(value, dtype=object)
-        if array.shape != expected:
-            raise DatasetFormatError(f"{path}: field '{name}' has shape {array.shape}, expected {expected}")
-        return array.astype(str).astype(object)
-    array = np.asarray(value)
-    if array.shape != expected:
-        raise DatasetFormatError(f"{path}: field '{name}' has shape {array.shape}, expected {expected}")
-    if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
-        raise DatasetFormatError(f"{path}: field '{name}' has dtype {array.dtype}, expected {np.dtype(spec.dtype)}")
-    return array.astype(spec.dtype, copy=False)
 
 
 def _create(group: h5py.Group, name: str, array: np.ndarray, image: bool) -> None:
@@ -57,7 +43,8 @@ def write_shard(path, rows: dict, settings: dict | None = None) -> dict:
     if rgba.ndim != 5:
         raise DatasetFormatError(f"{path}: field 'rgba' must be [N,4,H,W,4], got shape {rgba.shape}")
     count, height, width = rgba.shape[0], rgba.shape[2], rgba.shape[3]
-    arrays = {name: _coerce(name, spec, rows[name], count, height, width, path) for name, spec in FIELDS.items()}
+    arrays = {name: coerce_field(name, spec, rows[name], (count,) + spec.row_shape(height, width), path)
+              for name, spec in FIELDS.items()}
     tmp = temp_path(path)
     try:
         with h5py.File(tmp, "w") as handle:
@@ -69,3 +56,8 @@ def write_shard(path, rows: dict, settings: dict | None = None) -> dict:
     finally:
         tmp.unlink(missing_ok=True)
     return record_entry(path, count)
+
+
+def write_quads(path, quads: list[QuadRow], settings: dict | None = None) -> dict:
+    """Write `quads` (validated records, in row order) as one shard atomically; returns its index entry."""
+    return write_shard(path, {name: np.stack([getattr(quad, name) for quad in quads]) for name in FIELDS}, settings)
