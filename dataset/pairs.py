@@ -37,6 +37,16 @@ def random_background(seed: int, index: int, height: int, width: int) -> np.ndar
     return (first[:, None, None] * (1 - t) + second[:, None, None] * t).astype(np.float32)
 
 
+def frustum_depth(record: dict, views: list) -> np.ndarray:
+    """float32 [len(views), H, W]: the views' rendered depth in the units of the volume3d warp's frustum
+    (eopose.model.volume_warp: 0 at the object centre's depth, 1 = the image half-width at that depth); 0 where
+    nothing was rendered."""
+    depth = np.asarray(record["depth"], dtype=np.float32)[views]
+    centre = float(record["extrinsics"][2, 3])
+    unit = centre * (depth.shape[-1] / 2) / float(record["intrinsics"][0, 0])
+    return np.where(np.isfinite(depth) & (depth > 0), (depth - centre) / unit, 0.0).astype(np.float32)
+
+
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(images.shape[-2:]) == size:
         return images
@@ -57,7 +67,9 @@ class PairSampleDataset(Dataset):
         with_flow: also return `flow_gt` [2,H,W] (pixels) and `flow_valid` [1,H,W] target -> appearance.
         with_rotation: also return the camera-frame rotation from the appearance to the target pose `rotation`
             [3,3] (geometry.relative_rotation), the pixel the object turns about `pivot` [2] (geometry.pivot_pixel,
-            at the output size) and `camera_depth` (2 f / W: the camera's distance in image half-widths).
+            at the output size), `camera_depth` (2 f / W: the camera's distance in image half-widths) and the
+            rendered depth of the appearance and target views, `depth_appearance`, `depth_target` [1,H,W]
+            (frustum_depth).
         uint8: images and masks as uint8 (value * 255, rounded) instead of float32 in [0,1]: a quarter of
             the bytes through DataLoader worker queues, which is what limits 2-worker throughput; the
             training step turns them back into floats on its device (eopose.train.steps.to_device).
@@ -101,7 +113,8 @@ class PairSampleDataset(Dataset):
         dataset_number, quad = self.quads[quad_number]
         data = self.datasets[dataset_number]
         fields = ["rgba"] + (["mask", "depth", "nocs", "nocs_to_object"] if self.with_flow else []) + \
-            (["rotations", "intrinsics", "extrinsics"] if self.with_flow or self.with_rotation else [])
+            (["rotations", "intrinsics", "extrinsics"] if self.with_flow or self.with_rotation else []) + \
+            (["depth"] if self.with_rotation and not self.with_flow else [])
         record = data.read(quad, fields)
         views = list(SAMPLE_VIEWS[sample])
         background = (random_background(self.background_seed, index, *record["rgba"].shape[1:3])
@@ -125,6 +138,10 @@ class PairSampleDataset(Dataset):
             out["rotation"] = torch.from_numpy(relative_rotation(record, views[0], views[2])).float()
             out["pivot"] = torch.from_numpy(pivot_pixel(record)).float() * scale
             out["camera_depth"] = torch.tensor(2 * float(record["intrinsics"][0, 0]) / width)
+            depth = torch.from_numpy(frustum_depth(record, [views[0], views[2]]))[:, None]
+            if (height, width) != tuple(size):
+                depth = F.interpolate(depth, size=size, mode="nearest")
+            out["depth_appearance"], out["depth_target"] = depth[0], depth[1]
         if self.with_flow:
             flow, valid = ground_truth_flow(record, appearance_view=views[0], target_view=views[2])
             flow = torch.from_numpy(flow)[None]

@@ -124,9 +124,108 @@ class WarpLossWeights:
     silhouette: float = 1.0  # BCE of the predicted silhouette against the target's rendered mask
     visibility: float = 1.0  # BCE of the predicted visibility against the flow validity, inside the target
     shape: float = 1.0  # volume3d only: BCE of the silhouettes rendered from the volume (target's and Ia's own)
+    depth: float = 1.0  # volume3d only: L1 of their first-surface depths against the rendered depth passes
 
 
 @dataclass
+class GeneratorLossWeights:
+    """alpha_l1, alpha_per, alpha_sty, alpha_adv of eq. 6 (module docstring)."""
+
+    l1: float = 1.0
+    perceptual: float = 1.0
+    style: float = 500.0
+    adv: float = 1.0
+    object_l1: float = 0.0  # ours: L1 over the target's mask only (module docstring)
+    object_ssim: float = 0.0  # ours: 1 - SSIM over the target's mask dilated by ssim.REGION_DILATION px
+    background_l1: float = 0.0  # ours: L1 over the pixels outside the target's mask
+
+
+def object_ssim_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1 - mean SSIM over the target's mask (> 0.5) dilated as the masked-SSIM metric's region
+    (eopose.model.ssim.region_ssim), per sample then over the batch."""
+    return (1 - region_ssim(image, target, mask > 0.5)[0]).mean()
+
+
+def _check_vgg(vgg, weights) -> None:
+    if vgg is None and (weights.perceptual or weights.style):
+        raise ValueError("perceptual/style weights are non-zero but no VGGLoss was given")
+
+
+def masked_mean_l1(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |image - target| over the pixels of `mask` [B,1,H,W], per sample then over the batch."""
+    per_sample = ((image - target).abs() * mask).sum(dim=(1, 2, 3)) / (3 * mask.sum(dim=(1, 2, 3))).clamp_min(1.0)
+    return per_sample.mean()
+
+
+class WarpLoss(nn.Module):
+    """L_wrp = sum over levels of L_w(I_wrp^l, f_l) (eqs. 2-3) with the photometric term restricted to target
+    pixels visible in Ia, plus (final level) the composed image, silhouette and visibility terms and, per level,
+    the ground-truth flow term where the data has one. ``vgg`` may be None only if perceptual and style
+    weights are 0."""
+
+    def __init__(self, vgg: VGGLoss | None = None, weights: WarpLossWeights | None = None):
+        super().__init__()
+        self.vgg = vgg
+        self.weights = weights or WarpLossWeights()
+        _check_vgg(vgg, self.weights)
+
+    def forward(self, out: WarpOutput, batch: dict, tps_weight: float | None = None):
+        """Returns (total, {term: detached sum over levels}). `batch` holds ``target``, ``mask_target`` and,
+        optionally, ``flow_gt``/``flow_valid``; ``tps_weight`` overrides the TPS weight (the trainer's warm-up
+        schedule, eopose.train.stages.tps_weight)."""
+        w = self.weights
+        tps = w.tps if tps_weight is None else tps_weight
+        target, mask_target = batch["target"], (batch["mask_target"] > 0.5).float()
+        flow_gt, flow_valid = batch.get("flow_gt"), batch.get("flow_valid")
+        visible = mask_target if flow_valid is None else flow_valid * mask_target
+        terms = {}
+
+        def add(name, weight, value):
+            if weight:
+                terms[name] = terms.get(name, 0.0) + weight * value
+
+        for image, flow in zip(out.warped, out.flows):
+            add("l1", w.l1, masked_mean_l1(image, target, visible))
+            add("tv", w.tv, total_variation(flow - out.prior))
+            if tps:
+                add("tps", tps, flow_l1(flow, out.prior))
+            if flow_gt is not None:
+                add("flow_gt", w.flow_gt, flow_l1(flow, flow_gt, visible))
+        add("image", w.image, F.l1_loss(out.composed, target))
+        if w.perceptual or w.style:
+            perceptual, style = self.vgg(out.composed, target)
+            add("perceptual", w.perceptual, perceptual)
+            add("style", w.style, style)
+        add("silhouette", w.silhouette, F.binary_cross_entropy_with_logits(out.silhouette_logits, mask_target))
+        if flow_valid is not None:
+            bce = F.binary_cross_entropy_with_logits(out.visibility_logits, flow_valid, reduction="none")
+            per_sample = (bce * mask_target).sum(dim=(1, 2, 3)) / mask_target.sum(dim=(1, 2, 3)).clamp_min(1.0)
+            add("visibility", w.visibility, per_sample.mean())  # per sample: independent of the DDP split
+        if out.shape is not None and w.shape:
+            add("shape", w.shape, shape_loss(out.shape, batch))
+        if out.shape is not None and w.depth and "depth_target" in batch:
+            add("depth", w.depth, depth_loss(out.shape, batch))
+        total = sum(terms.values())
+        return total, {k: v.detach() for k, v in terms.items()}
+
+
+def shape_loss(shape, batch: dict) -> torch.Tensor:
+    """BCE of the volume3d warp's rendered silhouettes (eopose.model.volume_warp.RenderedShape): the turned
+    volume's against the target's mask plus Ia's own volume's against Ia's mask, in float32."""
+    with torch.autocast(shape.silhouette.device.type, enabled=False):
+        return sum(F.binary_cross_entropy(image.float().clamp(1e-4, 1 - 1e-4), (batch[key] > 0.5).float())
+                   for image, key in ((shape.silhouette, "mask_target"), (shape.own_silhouette, "mask_appearance")))
+
+
+def depth_loss(shape, batch: dict) -> torch.Tensor:
+    """L1 of the rendered first-surface depths against the rendered depth passes (`depth_target`,
+    `depth_appearance`, frustum units) inside each view's mask, per sample then over the batch."""
+    with torch.autocast(shape.depth.device.type, enabled=False):
+        return sum(masked_mean_l1(depth.float(), batch[key].float(), (batch[mask] > 0.5).float())
+                   for depth, key, mask in ((shape.depth, "depth_target", "mask_target"),
+                                            (shape.own_depth, "depth_appearance", "mask_appearance")))
+
+
 class GeneratorLossWeights:
     """alpha_l1, alpha_per, alpha_sty, alpha_adv of eq. 6 (module docstring)."""
 

@@ -31,6 +31,7 @@ in the new pose (docs/architecture.md, "Visibility and the 3-D warp"). This modu
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +113,26 @@ def rotate_volume(volume: torch.Tensor, coordinates: torch.Tensor) -> torch.Tens
     return F.grid_sample(volume, coordinates, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+class RenderedShape(NamedTuple):
+    """What the volume renders of the object's shape, probabilities and depths [B, 1, H, W] (depths in the frustum
+    units of the module docstring, where the object centre is at 0), which the shape loss supervises."""
+
+    silhouette: torch.Tensor  # the turned volume's silhouette: object A in the target pose
+    depth: torch.Tensor  # its expected first-surface depth
+    own_silhouette: torch.Tensor  # Ia's own volume re-rendered in Ia's frame
+    own_depth: torch.Tensor
+
+
+def render(occupancy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(compositing weights [B, 1, D, h, w], silhouette [B, 1, h, w], expected first-surface depth [B, 1, h, w])
+    of an occupancy volume; the depth is that of the composite normalised by the silhouette."""
+    weights = composite_weights(occupancy)
+    silhouette = weights.sum(dim=2)
+    z = voxel_centres(1, occupancy.shape[2], occupancy.device)[:, 0, 0, 2].view(1, 1, -1, 1, 1)
+    depth = (weights * z).sum(dim=2) / silhouette.clamp_min(1e-4)
+    return weights, silhouette, depth
+
+
 class VolumeWarp(nn.Module):
     """Ia (+ mask), Ip (+ mask), the relative rotation, pivot and camera depth -> WarpOutput (flows, silhouette,
     visibility, Iwrp) plus the rendered shape maps the shape loss supervises."""
@@ -172,7 +193,7 @@ class VolumeWarp(nn.Module):
         with torch.autocast(device_type, enabled=False):
             occupancy_a = torch.sigmoid(self.source_occupancy(features).float() + self._hull_prior(mask_a))
             seen_a = exclusive_transmittance(occupancy_a)
-            silhouette_a = (occupancy_a * seen_a).sum(dim=2)
+            _, silhouette_a, depth_a = render(occupancy_a)
             size = torch.tensor([width, height], device=pivot.device, dtype=torch.float32)
             coords = source_coordinates(rotation.float(), 2 * pivot.float() / size - 1, camera_depth.float(),
                                         self.volume_size, self.depth_bins)
@@ -182,8 +203,7 @@ class VolumeWarp(nn.Module):
                                    .to(features.dtype).contiguous(memory_format=torch.channels_last_3d))
         with torch.autocast(device_type, enabled=False):
             occupancy_t = torch.sigmoid(_logit(turned_occupancy) + self.target_occupancy(target).float())
-            weights = composite_weights(occupancy_t)
-            silhouette_t = weights.sum(dim=2)  # [B, 1, h, w]
+            weights, silhouette_t, depth_t = render(occupancy_t)  # [B, 1, D, h, w], [B, 1, h, w] x 2
             norm = silhouette_t.clamp_min(1e-4)
             source_xy = (weights * coords[..., :2].permute(0, 4, 1, 2, 3)).sum(dim=2) / norm  # [B, 2, h, w]
             visibility_t = (weights * turned_seen).sum(dim=2) / norm
@@ -192,7 +212,8 @@ class VolumeWarp(nn.Module):
             flow_geo = source_pixels - pixel_centres(height, width, appearance.device, torch.float32)
             silhouette_geo = F.interpolate(silhouette_t, **up).clamp(0, 1)
             visibility_geo = F.interpolate(visibility_t, **up).clamp(0, 1)
-            silhouette_src = F.interpolate(silhouette_a, **up).clamp(0, 1)
+            shape = RenderedShape(silhouette_geo, F.interpolate(depth_t, **up),
+                                  F.interpolate(silhouette_a, **up).clamp(0, 1), F.interpolate(depth_a, **up))
             warped_geo = warp(appearance, flow_geo, fill=self.background)
             warped_mask = warp(mask_a, flow_geo, fill=0.0)
         folded = self.fold(target.flatten(1, 2))
@@ -213,7 +234,7 @@ class VolumeWarp(nn.Module):
                                self.background)
         return WarpOutput(flows=[flow_geo, flow], warped=[warped_geo, warped], native_flows=[flow_geo, flow],
                           prior=flow_geo, silhouette_logits=silhouette_logits, visibility_logits=visibility_logits,
-                          composed=composed, shape=(silhouette_geo, silhouette_src))
+                          composed=composed, shape=shape)
 
 
 def random_rotations(count: int, max_degrees: float, generator: torch.Generator) -> torch.Tensor:

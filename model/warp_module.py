@@ -49,9 +49,7 @@ class WarpOutput(NamedTuple):
     silhouette_logits: torch.Tensor  # [B, 1, H, W] target silhouette (object A in the pose of Ip)
     visibility_logits: torch.Tensor  # [B, 1, H, W] target pixel visible in Ia
     composed: torch.Tensor  # [B, 3, H, W] Iwrp
-    # volume3d only (eopose.model.volume_warp): (target silhouette rendered from the turned volume, Ia's silhouette
-    # re-rendered from its own volume), probabilities [B, 1, H, W], which the shape loss supervises
-    shape: tuple | None = None
+    shape: "RenderedShape | None" = None  # volume3d only: eopose.model.volume_warp.RenderedShape
 
     @property
     def silhouette(self) -> torch.Tensor:

@@ -94,8 +94,7 @@ def test_untrained_volume_renders_the_appearance_silhouette_at_identity():
         out = model(image, image, points, points, torch.ones(1, 4, dtype=torch.bool), mask, mask,
                     with_generator=False, rotation=torch.eye(3)[None], pivot=torch.tensor([[16.0, 16.0]]),
                     camera_depth=torch.tensor([3.2]))
-    target_silhouette, own_silhouette = out.warp.shape
-    for silhouette in (target_silhouette, own_silhouette, out.warp.silhouette):
+    for silhouette in (out.warp.shape.silhouette, out.warp.shape.own_silhouette, out.warp.silhouette):
         inter = ((silhouette > 0.5) & (mask > 0.5)).sum().item()
         union = ((silhouette > 0.5) | (mask > 0.5)).sum().item()
         assert inter / union > 0.9

@@ -1,0 +1,77 @@
+"""The pose inputs of the volume3d warp (eopose.model.volume_warp) estimated from two images alone: the relative
+rotation, the pixel the object turns about and the camera depth, from `nocs-net`'s canonical coordinates.
+
+* Rotation: dataset.pose_estimate fits each view's object -> camera rotation to its predicted NOCS (foreground and
+  confidence from the network) and returns R = R_p R_a^T (in a category-aligned set object B in the pose image
+  has A's target pose).
+* Pivot: the image of the object centre in the appearance view. With R_a fixed, the weak-perspective model
+  pixel = s (R_a X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
+  refitted once without the pixels whose residual exceeds twice the median.
+* Camera depth (2 f / W): the renderer's fixed camera (render/camera.py: distance 3.5 bounding-sphere radii,
+  frame 1.05 times the sphere's tangent cone, so 2 f / W = sqrt(3.5^2 - 1) / 1.05) unless the caller knows the
+  focal length; photos seldom say it, and the warp depends on it only through perspective foreshortening.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .geometry import pixel_centres
+from .keypoints.nocs_net import NocsNet, predict
+from .pose_estimate import fit_view_pose, object_points
+
+DEFAULT_CAMERA_DEPTH = math.sqrt(3.5 ** 2 - 1) / 1.05
+FOREGROUND_THRESHOLD = 0.5  # nocs-net's foreground probability
+MIN_PIXELS = 8
+
+
+def fit_pivot(nocs: np.ndarray, mask: np.ndarray, rotation: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """[2] pixel of the object centre under `rotation` (object -> camera) from NOCS [H, W, 3] on `mask` [H, W]
+    (module docstring); None with fewer than MIN_PIXELS pixels."""
+    if int(mask.sum()) < MIN_PIXELS:
+        return None
+    projected = (object_points(nocs[mask]) @ rotation.T)[:, :2]
+    pixels = pixel_centres(*mask.shape)[mask]
+    weight = weights[mask]
+    count = len(pixels)
+    # unknowns (s, t_x, t_y): x = s q_x + t_x and y = s q_y + t_y, one shared scale
+    rows = np.concatenate([np.stack([projected[:, 0], np.ones(count), np.zeros(count)], axis=1),
+                           np.stack([projected[:, 1], np.zeros(count), np.ones(count)], axis=1)])
+    target = np.concatenate([pixels[:, 0], pixels[:, 1]])
+    keep = np.ones(count, bool)
+    for _ in range(2):
+        w = np.concatenate([weight * keep, weight * keep])
+        solution = np.linalg.lstsq(rows * w[:, None], target * w, rcond=None)[0]
+        residual = np.hypot(*(pixels - (solution[0] * projected + solution[1:])).T)
+        keep = residual <= 2 * np.median(residual[keep]) + 1e-9
+    return solution[1:]
+
+
+@torch.no_grad()
+def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: np.ndarray, device="cpu",
+                         camera_depth: float = DEFAULT_CAMERA_DEPTH) -> dict:
+    """{rotation [B, 3, 3], pivot [B, 2] (pixels), camera_depth [B], valid [B] bool} as float32 tensors for uint8
+    RGBA pairs [B, H, W, 4] (the alpha is the foreground; nocs-net's own foreground narrows it). An invalid pair
+    (a view with too few foreground pixels) gets the identity and the image centre."""
+    count, height, width = appearance_rgba.shape[:3]
+    nocs, probability, confidence = predict(net, np.concatenate([appearance_rgba, pose_rgba]), device)
+    masks = (np.concatenate([appearance_rgba, pose_rgba])[..., 3] > 127) & (probability > FOREGROUND_THRESHOLD)
+    rotations = np.tile(np.eye(3), (count, 1, 1))
+    pivots = np.tile([width / 2, height / 2], (count, 1))
+    valid = np.zeros(count, bool)
+    for index in range(count):
+        a, p = index, count + index
+        view_a = fit_view_pose(nocs[a], masks[a], confidence[a])
+        view_p = fit_view_pose(nocs[p], masks[p], confidence[p])
+        if not (view_a.valid and view_p.valid):
+            continue
+        rotations[index] = view_p.rotation @ view_a.rotation.T
+        pivot = fit_pivot(nocs[a], masks[a], view_a.rotation, np.clip(confidence[a], 1e-3, 1.0))
+        if pivot is not None:
+            pivots[index] = pivot
+        valid[index] = True
+    return {"rotation": torch.as_tensor(rotations, dtype=torch.float32),
+            "pivot": torch.as_tensor(pivots, dtype=torch.float32),
+            "camera_depth": torch.full((count,), float(camera_depth)), "valid": torch.as_tensor(valid)}
