@@ -17,7 +17,8 @@ from eopose.dataset.weights import WeightsUnavailable
 
 from .config import ConfigError, load_config
 from .distributed import close_world, init_world
-from .trainer import GeneratorCollapse, NonFiniteLoss, Trainer, TrainingError
+from .loop import NonFiniteLoss, TrainingError
+from .trainer import GeneratorCollapse, Trainer
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class DataConfig:
+class EOPoseDataConfig:
     resolution: int = 256
     keypoint_method: str = "nocs"
     background: tuple = (1.0, 1.0, 1.0)
@@ -43,7 +43,7 @@ class GenLossConfig(GeneratorLossWeights):
 
 
 @dataclass
-class OptimConfig:
+class EOPoseOptimConfig:
     lr: float = 1e-4  # paper, section 4 (Adam, 1e-4 for both modules)
     betas: tuple = (0.9, 0.999)  # Adam defaults; the paper does not say
     batch_size_warp: int = 32  # paper, section 4
@@ -58,10 +58,16 @@ class OptimConfig:
 
 @dataclass
 class RunConfig:
+    """The [run] settings the training loop of both trainers reads (eopose.train.loop)."""
+
     seed: int = 0
     checkpoint_every: int = 500
     log_every: int = 10
     image_every: int = 500
+
+
+@dataclass
+class EOPoseRunConfig(RunConfig):
     collapse_patience: int = 50  # steps of mostly blank generator outputs before the run stops (train/collapse.py)
     threads: int = 0  # torch CPU threads (0: torch's default); fixed for run-to-run reproducible numbers
 
@@ -69,13 +75,13 @@ class RunConfig:
 @dataclass
 class TrainConfig:
     name: str = "custom"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: EOPoseDataConfig = field(default_factory=EOPoseDataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     warp_loss: WarpLossConfig = field(default_factory=WarpLossConfig)
     gen_loss: GenLossConfig = field(default_factory=GenLossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    optim: EOPoseOptimConfig = field(default_factory=EOPoseOptimConfig)
+    run: EOPoseRunConfig = field(default_factory=EOPoseRunConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from eopose.dataset.keypoints.nocs_net import NocsNetConfig
 
-from ..config import ConfigError, read_config_file
+from ..config import ConfigError, RunConfig, read_config_file
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 @dataclass
-class DataConfig:
+class NocsDataConfig:
     num_workers: int = 0  # HDF5 reads of 64 px views are cheap next to the step; workers compete for 2 cores
     split_fractions: tuple = (0.8, 0.1, 0.1)  # eopose.dataset.splits: only the train split is ever read
 
@@ -51,7 +51,7 @@ class LossConfig:
 
 
 @dataclass
-class OptimConfig:
+class NocsOptimConfig:
     lr: float = 3e-3
     batch_size: int = 32  # views per step (all ranks), a multiple of 4 (a quadruplet's views)
     steps: int = 1000
@@ -59,8 +59,7 @@ class OptimConfig:
 
 
 @dataclass
-class RunConfig:
-    seed: int = 0
+class NocsRunConfig(RunConfig):
     checkpoint_every: int = 200
     log_every: int = 20
     image_every: int = 200
@@ -70,11 +69,11 @@ class RunConfig:
 class NocsTrainConfig:
     name: str = "custom"
     net: NocsNetConfig = field(default_factory=NocsNetConfig)  # the [net] table: the architecture
-    data: DataConfig = field(default_factory=DataConfig)
+    data: NocsDataConfig = field(default_factory=NocsDataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    optim: NocsOptimConfig = field(default_factory=NocsOptimConfig)
+    run: NocsRunConfig = field(default_factory=NocsRunConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
