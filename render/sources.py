@@ -86,7 +86,7 @@ def procedural_models(category: str, count: int | None = None, manifest=None, st
     """Procedural models 0..count-1 (default: the paper's count for the category); with `styles`, the first
     `count` seeds whose style is one of them (so a style can be held out of training and rendered alone)."""
     from eopose.render import procedural
-    from eopose.render.procedural.library import parameters, styles as known_styles
+    from eopose.render.procedural.library import style_seeds, styles as known_styles
 
     if category not in procedural.CATEGORIES:
         raise SourceError(f"no procedural generator for {category!r}; categories: {', '.join(procedural.CATEGORIES)}")
@@ -98,11 +98,7 @@ def procedural_models(category: str, count: int | None = None, manifest=None, st
         if unknown:
             raise SourceError(f"--styles {','.join(unknown)}: no such {category} style; choose from "
                               f"{','.join(known_styles(category))}")
-        seeds, seed = [], 0
-        while len(seeds) < count:
-            if parameters(category, seed)["style"] in styles:
-                seeds.append(seed)
-            seed += 1
+        seeds = style_seeds(category, styles, count)
     else:
         seeds = range(count)
     records = []

@@ -116,3 +116,41 @@ def test_shape_diversity(category):
 
 def test_manifest_matches_parameter_tables():
     assert json.loads(MANIFEST.read_text()) == procedural.manifest()
+
+
+def test_added_styles_leave_the_original_seeds_alone():
+    """`freeform` draws only from seeds of its own range: the original styles' seeds, parameters and therefore
+    the demo's models are those of generator version 1 (the first bottle/urn seeds and a model's parameters,
+    recorded from version 1 before the style was added)."""
+    assert library.style_seeds("vases", ("bottle", "urn"), 6) == [
+        seed for seed in range(60) if procedural.parameters("vases", seed)["style"] in ("bottle", "urn")][:6]
+    assert {procedural.parameters("vases", seed)["style"] for seed in range(200)} == set(
+        library.GENERATORS["vases"].PARAMETERS["styles"])
+    assert procedural.parameters("vases", 0)["style"] == "bowl"
+    assert round(procedural.parameters("vases", 0)["height"], 6) == 0.404873
+    freeform = library.style_seeds("vases", ("freeform",), 3)
+    assert freeform == [library.ADDED_STYLE_SEEDS + k for k in range(3)]
+    assert all(procedural.parameters("vases", seed)["style"] == "freeform" for seed in freeform)
+    assert "freeform" in library.styles("vases") and "freeform" not in library.styles("shoes")
+    mixed = library.style_seeds("vases", ("bowl", "freeform"), 8)
+    assert mixed[:3] == [0, library.ADDED_STYLE_SEEDS, 1]  # the two ranges in turns (seeds 0 and 1 are bowls)
+
+
+def test_freeform_vases_are_valid_and_diverse():
+    seeds = library.style_seeds("vases", ("freeform",), 12)
+    meshes = [procedural.generate("vases", seed) for seed in seeds]
+    for seed, mesh in zip(seeds, meshes):
+        assert np.isfinite(mesh.vertices).all() and mesh.area_faces.min() > 1e-9, seed
+        uv = mesh.visual.uv
+        assert (uv >= 0).all() and (uv <= 1).all()
+        assert abs(mesh.bounds[0, 1]) < 1e-9 and np.abs(mesh.bounds[:, [0, 2]].sum(axis=0)).max() < 1e-9
+    a, b = procedural.generate("vases", seeds[0]), procedural.generate("vases", seeds[0])
+    assert texture_bytes(a) == texture_bytes(b) and a.export(file_type="glb") == b.export(file_type="glb")
+    masks = [silhouettes(m) for m in meshes]
+    ious = [np.logical_and(a, b).sum() / np.logical_or(a, b).sum() for a, b in itertools.combinations(masks, 2)]
+    assert np.mean(ious) < MAX_MEAN_IOU, np.mean(ious)
+    drawn = [procedural.parameters("vases", seed) for seed in library.style_seeds("vases", ("freeform",), 60)]
+    for name in ("section", "foot", "lip", "painter", "label", "handle_kind"):
+        options = library.GENERATORS["vases"].PARAMETERS["added_styles"]["freeform"][name].options
+        assert {values[name] for values in drawn} == set(options), name
+    assert {values["handles"] for values in drawn} == {0, 1, 2, 3, 4}

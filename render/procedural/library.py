@@ -6,6 +6,7 @@ texture and the exported GLB bytes are identical in every process.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -23,6 +24,9 @@ from .params import describe, sample_model
 GENERATOR_VERSION = 1
 GENERATORS = {"vases": vases, "briefcases": briefcases, "file_cabinets": file_cabinets, "shoes": shoes}
 CATEGORIES = tuple(GENERATORS)
+# Seeds from here on draw a category's added styles (PARAMETERS["added_styles"]: styles added after generator
+# version 1, e.g. the `freeform` vases), so that adding a style changes no model below it.
+ADDED_STYLE_SEEDS = 1_000_000
 SINGULAR = {"vases": "vase", "briefcases": "briefcase", "file_cabinets": "file cabinet", "shoes": "shoe"}
 
 
@@ -37,15 +41,35 @@ def _rng(category: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(category.encode()), GENERATOR_VERSION, int(seed)])
 
 
+def _sample(category: str, seed: int, rng: np.random.Generator) -> dict:
+    table = GENERATORS[category].PARAMETERS
+    return sample_model(table, rng, added=seed >= ADDED_STYLE_SEEDS and "added_styles" in table)
+
+
 def parameters(category: str, seed: int) -> dict:
     """The sampled parameters of a model (style first), cheap: no geometry is built."""
     _check(category, seed)
-    return sample_model(GENERATORS[category].PARAMETERS, _rng(category, seed))
+    return _sample(category, seed, _rng(category, seed))
 
 
 def styles(category: str) -> tuple:
-    """The style names of a category (the keys of its PARAMETERS["styles"] table)."""
-    return tuple(GENERATORS[category].PARAMETERS["styles"])
+    """The style names of a category: its PARAMETERS["styles"], then its added styles."""
+    table = GENERATORS[category].PARAMETERS
+    return (*table["styles"], *table.get("added_styles", ()))
+
+
+def style_seeds(category: str, wanted, count: int) -> list[int]:
+    """The first `count` seeds whose style is in `wanted`: original styles from seed 0 on, added styles from
+    ADDED_STYLE_SEEDS on, the two ranges taken in turns when both kinds are wanted."""
+    added = set(GENERATORS[category].PARAMETERS.get("added_styles", ()))
+    starts = ([0] if set(wanted) - added else []) + ([ADDED_STYLE_SEEDS] if set(wanted) & added else [])
+    seeds = []
+    for step in itertools.count():
+        for start in starts:
+            if len(seeds) < count and parameters(category, start + step)["style"] in wanted:
+                seeds.append(start + step)
+        if len(seeds) >= count:
+            return seeds
 
 
 def generate(category: str, seed: int) -> trimesh.Trimesh:
@@ -54,7 +78,7 @@ def generate(category: str, seed: int) -> trimesh.Trimesh:
     _check(category, seed)
     rng = _rng(category, seed)
     module = GENERATORS[category]
-    parts, atlas = module.build(sample_model(module.PARAMETERS, rng), rng)
+    parts, atlas = module.build(_sample(category, seed, rng), rng)
     mesh = assemble(parts, atlas)
     low, high = mesh.bounds
     mesh.apply_translation([-(low[0] + high[0]) / 2, -low[1], -(low[2] + high[2]) / 2])

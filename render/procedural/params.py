@@ -66,11 +66,14 @@ class Choice:
         return {"choice": list(self.options)}
 
 
-def sample_model(parameters: dict, rng: np.random.Generator) -> dict:
-    """Draw a style, then the common and the style's parameters (in table order)."""
-    style = Choice(tuple(parameters["styles"])).sample(rng)
+def sample_model(parameters: dict, rng: np.random.Generator, added: bool = False) -> dict:
+    """Draw a style, then the common and the style's parameters (in table order). `added`: a style of the
+    optional ``"added_styles"`` table instead (styles added after a release: each a complete table, no common
+    part), so that the draws of the original styles never change."""
+    styles = parameters["added_styles"] if added else parameters["styles"]
+    style = Choice(tuple(styles)).sample(rng)
     values = {"style": style}
-    for table in (parameters["common"], parameters["styles"][style]):
+    for table in ((styles[style],) if added else (parameters["common"], styles[style])):
         values.update({name: spec.sample(rng) for name, spec in table.items()})
     return values
 
@@ -84,4 +87,7 @@ def describe(parameters: dict) -> dict:
             style: {name: spec.describe() for name, spec in table.items()}
             for style, table in parameters["styles"].items()
         },
+        **({"added_styles": {style: {name: spec.describe() for name, spec in table.items()}
+                             for style, table in parameters["added_styles"].items()}}
+           if "added_styles" in parameters else {}),
     }

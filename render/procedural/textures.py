@@ -213,3 +213,44 @@ def wood_picture(rng: np.random.Generator, size: tuple[int, int], base) -> Image
         phase, amp = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 3.0)
         draw.line(list(zip(x, y0 + amp * np.sin(x / w * 6 + phase))), fill=dark, width=1)
     return picture
+
+
+def fractal_noise(rng: np.random.Generator, size: tuple[int, int], octaves: int = 4, cells: int = 4) -> np.ndarray:
+    """float32 [h, w] in [0, 1]: seeded value noise summed over octaves (cell count doubling, amplitude halving),
+    each octave bicubically upsampled from a random grid, wrapping left to right so a lathe's seam does not show."""
+    w, h = size
+    total = np.zeros((h, w), np.float32)
+    for octave in range(octaves):
+        count = cells * 2 ** octave
+        grid = rng.random((count + 1, count)).astype(np.float32)
+        grid = np.concatenate([grid, grid[:, :1]], axis=1)  # periodic in u
+        layer = np.asarray(Image.fromarray(grid, mode="F").resize((w, h), Image.BICUBIC))
+        total += layer * 0.5 ** octave
+    total -= total.min()
+    return total / max(float(total.max()), 1e-6)
+
+
+def ramp_picture(values: np.ndarray, colours: list) -> Image.Image:
+    """Map values [h, w] in [0, 1] through a colour ramp of evenly spaced ``colours`` (RGBA picture)."""
+    stops = np.linspace(0.0, 1.0, len(colours))
+    rgb = np.stack([np.interp(values, stops, [c[k] for c in colours]) for k in range(3)], -1)
+    alpha = np.full(values.shape + (1,), 255.0)
+    return Image.fromarray(np.concatenate([rgb, alpha], -1).clip(0, 255).astype(np.uint8), mode="RGBA")
+
+
+def photo_picture(rng: np.random.Generator, size: tuple[int, int], colours: list) -> Image.Image:
+    """A photographic-looking glaze or stone: domain-warped noise through a colour ramp, fine speckles, vertical
+    runs of glaze and a darker lower part (``colours``: at least two, dark to light reads most naturally)."""
+    w, h = size
+    warp = fractal_noise(rng, size, 3, 3)
+    values = fractal_noise(rng, size, 5, 3)
+    ys, xs = np.mgrid[:h, :w]
+    shift = ((warp - 0.5) * rng.uniform(0.1, 0.4) * w).astype(int)
+    values = values[ys, (xs + shift) % w]
+    runs = np.asarray(Image.fromarray(rng.random((8, 96)).astype(np.float32), mode="F").resize((w, h), Image.BICUBIC))
+    values = np.clip(values * (1 - rng.uniform(0.0, 0.35)) + runs * rng.uniform(0.0, 0.35), 0, 1)
+    picture = np.asarray(ramp_picture(values, colours), dtype=np.float32)
+    shade = np.linspace(1.0, rng.uniform(0.6, 1.0), h)[:, None, None]  # row 0 is the top (v up)
+    speckles = 1.0 - (rng.random((h, w, 1)) < rng.uniform(0.0, 0.03)) * rng.uniform(0.2, 0.6)
+    picture[..., :3] *= shade * speckles
+    return Image.fromarray(picture.clip(0, 255).astype(np.uint8), mode="RGBA")
