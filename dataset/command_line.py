@@ -17,6 +17,7 @@ exit status 2, nothing written. Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -33,6 +34,23 @@ def fail(prog: str, message) -> int:
     """Print `<prog>: error: <message>` on stderr and return the exit status 2."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return 2
+
+
+def fails_on(prog: str, *errors):
+    """Decorator of a console entry point `main(argv) -> int`: an exception of `errors` raised anywhere in it
+    (e.g. a corrupt shard met while reading, long after the dataset opened) ends as `fail(prog, error)`."""
+
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv=None) -> int:
+            try:
+                return main(argv)
+            except errors as error:
+                return fail(prog, error)
+
+        return guarded
+
+    return decorate
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

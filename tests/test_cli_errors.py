@@ -1,11 +1,16 @@
 """Bad input never shows a traceback: one line `<prog>: error: ...` naming the flag, exit 2, nothing written;
 every option has help with its default; the user's commands work as typed."""
 import argparse
+import shutil
 
+import h5py
 import pytest
 
 from eopose.dataset import cli as dataset_cli
 from eopose.dataset.keypoints import cli as keypoints_cli
+from eopose.dataset.shard_format import open_dataset
+from eopose.dataset.splits import split_of_quad
+from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.render import cli as render_cli
 
 
@@ -126,3 +131,69 @@ def test_every_option_has_help_with_its_default(main, monkeypatch, capsys):
                 action.help or ""):
             assert f"(default: {action.default}" in " ".join(text.split()), action.option_strings
     assert text.startswith("usage:")
+
+
+def _flip_one_byte_in_a_compressed_chunk(data_dir):
+    """Flip the middle byte of the deflated rgba chunk of the first training quadruplet (read by every command
+    below); returns its shard. The file keeps its size, so the dataset still opens."""
+    data = open_dataset(data_dir)
+    model_ids = data.column("model_id")
+    shard, row = data.locate(next(q for q in range(len(data)) if split_of_quad(model_ids[q]) == "train"))
+    path = data.shard_paths[shard]
+    with h5py.File(path, "r") as handle:
+        chunk = handle["rgba"].id.get_chunk_info(row)
+    with open(path, "r+b") as handle:
+        handle.seek(chunk.byte_offset + chunk.size // 2)
+        byte = handle.read(1)[0]
+        handle.seek(-1, 1)
+        handle.write(bytes([byte ^ 0xFF]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def corrupt(tmp_path_factory):
+    """An analytic dataset with 'nocs' keypoints, a tiny checkpoint trained on it, a copy with one flipped byte."""
+    from eopose.train.cli import main as train_main
+    from eopose.train.config import CONFIG_DIR
+
+    root = tmp_path_factory.mktemp("corrupt")
+    good = write_synthetic_dataset(root / "good", quads=12, resolution=64, quads_per_shard=4)
+    assert keypoints_cli.build_main([str(good), "--method", "nocs", "--device", "cpu", "--quiet"]) == 0
+    assert train_main(["--data", str(good), "--config", "tiny", "--out", str(root / "run"), "--device", "cpu"]) == 0
+    bad = shutil.copytree(good, root / "bad")
+    workers = root / "tiny-two-workers.toml"  # training batches come from two DataLoader worker processes
+    workers.write_text((CONFIG_DIR / "tiny.toml").read_text().replace("num_workers = 0", "num_workers = 2"))
+    return {"data": bad, "shard": _flip_one_byte_in_a_compressed_chunk(bad), "checkpoint": root / "run" /
+            "checkpoints" / "final.pt", "workers_config": workers}
+
+
+def _corrupt_shard_commands():
+    from eopose.dataset.publish.cli import main as publish_main
+    from eopose.train.cli import main as train_main
+    from eopose.train.evaluation.cli import main as eval_main
+    from eopose.train.nocs.cli import main as train_nocs_main
+
+    return {
+        "train-eopose": (train_main, lambda c, out: ["--data", c["data"], "--config", "tiny", "--out", out]),
+        "train-eopose (2 loader workers)": (train_main, lambda c, out: ["--data", c["data"], "--config",
+                                                                        c["workers_config"], "--out", out]),
+        "train-nocs": (train_nocs_main, lambda c, out: ["--data", c["data"], "--config", "tiny", "--out", out]),
+        "eval-eopose": (eval_main, lambda c, out: ["--checkpoint", c["checkpoint"], "--data", c["data"], "--split",
+                                                   "all", "--out", out]),
+        "build-keypoint-cache": (keypoints_cli.build_main, lambda c, out: [c["data"], "--method", "nocs", "--k", "34",
+                                                                           "--quiet"]),
+        "eval-correspondences": (keypoints_cli.eval_main, lambda c, out: [c["data"], "--method", "nocs"]),
+        "publish-dataset": (publish_main, lambda c, out: [c["data"], "--out", out]),
+    }
+
+
+@pytest.mark.parametrize("command", list(_corrupt_shard_commands()))
+def test_a_corrupt_shard_is_one_line_naming_it_and_verify(command, corrupt, tmp_path, capsys):
+    main, argv = _corrupt_shard_commands()[command]
+    status = main([str(arg) for arg in argv(corrupt, tmp_path / "out")] + (["--device", "cpu"] if "publish" not in
+                                                                         command else []))
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if str(corrupt["shard"]) in line]
+    assert len(lines) == 1, err
+    assert "corrupt shard" in lines[0] and f"`eopose-dataset verify {corrupt['shard'].parent}`" in lines[0], lines[0]

@@ -107,6 +107,7 @@ def _params(method) -> dict:
     return json.loads(json.dumps(method.params()))  # as stored: tuples become lists
 
 
+@command_line.fails_on(BUILD, DatasetFormatError)
 def build_main(argv=None) -> int:
     args, dataset, method = _setup(BUILD, argv, _build_arguments, _check_partition)
     if method is None:
@@ -188,6 +189,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-quads", type=int, help="evaluate only the first N (selected) quadruplets")
 
 
+@command_line.fails_on("eval-correspondences", DatasetFormatError)
 def eval_main(argv=None) -> int:
     args, dataset, method = _setup("eval-correspondences", argv, _eval_arguments)
     if method is None:

@@ -17,13 +17,13 @@ from .keypoint_sets import add_keypoints
 from .reader import QuadDataset, open_dataset
 from .row import QuadRow
 from .schema import (ADDED_IN, FIELDS, FORMAT, FORMAT_VERSION, KEYPOINT_FIELDS, NOCS_TO_OBJECT, READABLE_VERSIONS,
-                     SAMPLE_VIEWS, STR, VIEW_NAMES, DatasetFormatError, FieldSpec, check_shard_schema,
-                     fields_of_version, shard_name)
+                     SAMPLE_VIEWS, STR, VIEW_NAMES, CorruptShardError, DatasetFormatError, FieldSpec,
+                     check_shard_schema, fields_of_version, shard_name)
 from .verification import verify
 from .writer import COMPRESSION, write_quads, write_shard
 
 __all__ = ["ADDED_IN", "COMPRESSION", "FIELDS", "FORMAT", "FORMAT_VERSION", "INDEX_NAME", "KEYPOINT_FIELDS",
-           "NOCS_TO_OBJECT", "READABLE_VERSIONS", "SAMPLE_VIEWS", "STR", "VIEW_NAMES", "DatasetFormatError",
-           "FieldSpec", "QuadDataset", "QuadRow", "add_keypoints", "check_shard_schema", "commit_index",
-           "fields_of_version", "open_dataset", "read_index", "sha256_of", "shard_files", "shard_name",
+           "NOCS_TO_OBJECT", "READABLE_VERSIONS", "SAMPLE_VIEWS", "STR", "VIEW_NAMES", "CorruptShardError",
+           "DatasetFormatError", "FieldSpec", "QuadDataset", "QuadRow", "add_keypoints", "check_shard_schema",
+           "commit_index", "fields_of_version", "open_dataset", "read_index", "sha256_of", "shard_files", "shard_name",
            "sidecar_path", "update_index", "verify", "write_quads", "write_shard"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import h5py
 
-from .schema import DatasetFormatError
+from .schema import DatasetFormatError, corrupt_shard
 
 
 def temp_path(path: Path) -> Path:
@@ -46,5 +46,4 @@ def open_shard(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as error:
-        raise DatasetFormatError(f"{path}: unreadable HDF5 (truncated or corrupt: {str(error).splitlines()[0]}); "
-                                 f"delete it and re-run the command that wrote it") from None
+        raise corrupt_shard(path, error) from None

@@ -2,6 +2,7 @@
 the folder checked against its index.json and every shard's schema when opened."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from .files import open_shard
 from .index import index_lock, read_index
-from .schema import FIELDS, KEYPOINT_FIELDS, DatasetFormatError, check_shard_schema, fields_of_version
+from .schema import FIELDS, KEYPOINT_FIELDS, DatasetFormatError, check_shard_schema, corrupt_shard, fields_of_version
 
 
 def _require_fields(handle: h5py.File, fields) -> None:
@@ -47,7 +48,8 @@ class QuadDataset:
     """Random access to the quadruplets of one dataset folder as dicts of numpy arrays.
 
     HDF5 handles are opened lazily in the process that reads (never inherited across fork) and are
-    dropped when the object is pickled, so it is safe inside DataLoader workers.
+    dropped when the object is pickled, so it is safe inside DataLoader workers. Data HDF5 cannot read (a
+    damaged chunk fails its deflate filter) raises `CorruptShardError`, one line naming the shard.
     """
 
     def __init__(self, path):
@@ -88,6 +90,14 @@ class QuadDataset:
             self._handles[shard] = open_shard(self.shard_paths[shard])
         return self._handles[shard]
 
+    @contextlib.contextmanager
+    def _reading(self, shard: int):
+        """Reads of shard number `shard`: h5py's OSError becomes a one-line CorruptShardError."""
+        try:
+            yield
+        except OSError as error:
+            raise corrupt_shard(self.shard_paths[shard], error) from None
+
     def close(self) -> None:
         for handle in self._handles.values():
             handle.close()
@@ -105,12 +115,13 @@ class QuadDataset:
         `keypoints/<method>/<name>` when stored)."""
         shard, row = self.locate(index)
         handle = self._handle(shard)
-        record = _read_row(handle, row, fields_of_version(int(handle.attrs["format_version"]))
-                           if fields is None else fields)
-        if fields is None:
-            for method, group in handle.get("keypoints", {}).items():
-                for name in KEYPOINT_FIELDS:
-                    record[f"keypoints/{method}/{name}"] = group[name][row]
+        with self._reading(shard):
+            record = _read_row(handle, row, fields_of_version(int(handle.attrs["format_version"]))
+                               if fields is None else fields)
+            if fields is None:
+                for method, group in handle.get("keypoints", {}).items():
+                    for name in KEYPOINT_FIELDS:
+                        record[f"keypoints/{method}/{name}"] = group[name][row]
         return record
 
     __getitem__ = read
@@ -119,16 +130,17 @@ class QuadDataset:
         """points_a, points_p, valid of quadruplet `index` for `method`, or None when not stored."""
         shard, row = self.locate(index)
         group = self._handle(shard).get(f"keypoints/{method}")
-        return None if group is None else {name: group[name][row] for name in KEYPOINT_FIELDS}
+        with self._reading(shard):
+            return None if group is None else {name: group[name][row] for name in KEYPOINT_FIELDS}
 
     def read_rows(self, shard: int, fields) -> dict:
         """Whole columns of one shard: field -> array [rows, ...] (opens and closes the file)."""
-        with open_shard(self.shard_paths[shard]) as handle:
+        with open_shard(self.shard_paths[shard]) as handle, self._reading(shard):
             return _read_columns(handle, fields)
 
     def keypoint_methods(self, shard: int) -> dict:
         """method -> params (parsed JSON) of the keypoint sets stored in one shard (opens and closes the file)."""
-        with open_shard(self.shard_paths[shard]) as handle:
+        with open_shard(self.shard_paths[shard]) as handle, self._reading(shard):
             group = handle.get("keypoints", {})
             return {method: json.loads(group[method].attrs["params"]) for method in group}
 

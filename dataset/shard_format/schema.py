@@ -25,6 +25,29 @@ class DatasetFormatError(ValueError):
     """A dataset folder or shard that does not follow the format; the message is one line naming the file."""
 
 
+class CorruptShardError(DatasetFormatError):
+    """A shard whose HDF5 data cannot be read (a damaged compressed chunk, a truncated file): one line naming the
+    shard and `eopose-dataset verify`.
+
+    A DataLoader worker's exception reaches the main process as the same class built from one string, "Caught ...
+    Original Traceback ..." that ends with the original "...CorruptShardError: <message>" line
+    (torch._utils.ExceptionWrapper.reraise); the message is then that line's, so it stays one line there too.
+    """
+
+    def __init__(self, message: str):
+        lines = str(message).strip().splitlines()
+        marker = f"{type(self).__name__}: "
+        if len(lines) > 1 and marker in lines[-1]:
+            message = lines[-1].split(marker, 1)[1]
+        super().__init__(message)
+
+
+def corrupt_shard(path: Path, error: Exception) -> CorruptShardError:
+    """The one-line error for shard `path` that HDF5 could not read (`error`: h5py's OSError)."""
+    return CorruptShardError(f"{path}: corrupt shard, unreadable HDF5 ({str(error).splitlines()[0]}); "
+                             f"`eopose-dataset verify {Path(path).parent}` lists every damaged shard: re-render them")
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """dtype and per-row shape of one field; 'H'/'W' stand for the image size, 'k' for the keypoints per sample."""
