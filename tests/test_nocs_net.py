@@ -89,23 +89,50 @@ def test_confidence_target_is_the_pixels_within_the_confident_error():
     assert CONFIDENT_ERROR == 0.1
 
 
-def test_augmentation_plain_backgrounds_moves_targets_and_is_seeded():
-    rgba = np.zeros((8, 32, 32, 4), np.uint8)
+CLEAN = dict(white_balance=0.0, brightness=0.0, contrast=0.0, saturation=0.0, gamma=1.0, blur=0.0, noise=0.0,
+             jpeg=0.0)  # no photometric change
+
+
+def _square_views(count: int = 8):
+    rgba = np.zeros((count, 32, 32, 4), np.uint8)
     rgba[:, 8:24, 8:24] = (200, 30, 30, 255)
-    nocs = torch.zeros(8, 32, 32, 3)
+    nocs = torch.zeros(count, 32, 32, 3)
     nocs[:, 8:24, 8:24] = 0.5
-    mask = torch.zeros(8, 32, 32)
+    mask = torch.zeros(count, 32, 32)
     mask[:, 8:24, 8:24] = 1
-    config = AugmentConfig(geometric=1.0, brightness=0.0, contrast=0.0, saturation=0.0)
-    images, targets, masks = augment_views(torch.from_numpy(rgba), nocs, mask, config,
-                                           torch.Generator().manual_seed(1))
-    again = augment_views(torch.from_numpy(rgba), nocs, mask, config, torch.Generator().manual_seed(1))
+    return torch.from_numpy(rgba), nocs, mask
+
+
+def test_augmentation_moves_targets_with_the_object_and_is_seeded():
+    rgba, nocs, mask = _square_views()
+    config = AugmentConfig(geometric=1.0, white=1.0, **CLEAN)
+    images, targets, masks = augment_views(rgba, nocs, mask, config, torch.Generator().manual_seed(1))
+    again = augment_views(rgba, nocs, mask, config, torch.Generator().manual_seed(1))
     assert torch.equal(images, again[0]) and torch.equal(masks, again[2])
-    corners = images[:, :, 0, 0]  # background, never the object (scale <= 1 keeps it inside)
-    assert float(corners.min()) >= 0.55 - 1e-6 and not torch.equal(masks[:, 0], mask)  # light, moved
+    assert not torch.equal(masks[:, 0], mask)  # rescaled, shifted, rolled
     assert torch.all((targets[:, 0] > 0) == (masks[:, 0] > 0))  # NOCS and mask move together
-    inside = masks[:, 0] > 0
+    inside, outside = masks[:, 0] > 0, masks[:, 0] == 0
     assert float((images[:, 1][inside] < 0.2).float().mean()) > 0.8  # the object (green 30/255) follows the mask
+    assert float((images[:, 1][outside] > 0.99).float().mean()) > 0.9  # white around it
+    sizes = masks.sum(dim=(1, 2, 3)) / mask[0].sum()
+    assert 0.2 < float(sizes.min()) and float(sizes.max()) < 1.3 and float(sizes.std()) > 0.05  # scale 0.5-1.1
+
+
+def test_augmentation_busy_backgrounds_and_photometric_changes():
+    rgba, nocs, mask = _square_views(32)
+    textured = AugmentConfig(geometric=0.0, white=0.0, plain=0.0, gradient=0.0, **CLEAN)
+    images, _, masks = augment_views(rgba, nocs, mask, textured, torch.Generator().manual_seed(2))
+    outside = masks[:, 0] == 0
+    spread = torch.stack([image[:, out].std(dim=1).mean() for image, out in zip(images, outside)])
+    assert float((spread > 0.05).float().mean()) > 0.8  # busy: noise, clutter, stripes and checks
+    assert torch.allclose(images[:, :, 8:24, 8:24], torch.tensor([200, 30, 30]).view(1, 3, 1, 1) / 255.0)
+    camera = AugmentConfig(geometric=0.0, white=1.0, blur=1.0, noise=1.0, jpeg=1.0)
+    degraded, _, _ = augment_views(rgba, nocs, mask, camera, torch.Generator().manual_seed(3))
+    assert degraded.min() >= 0 and degraded.max() <= 1
+    clean, _, _ = augment_views(rgba, nocs, mask, AugmentConfig(geometric=0.0, white=1.0, **CLEAN),
+                                torch.Generator().manual_seed(3))
+    change = (degraded - clean).abs().mean(dim=(1, 2, 3))
+    assert float(change.min()) > 0.005 and float(change.max()) < 0.3  # every view changed, none destroyed
 
 
 def test_train_nocs_reduces_its_loss_and_writes_the_run_folder(run):

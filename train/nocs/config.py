@@ -24,19 +24,27 @@ class NocsDataConfig:
 
 @dataclass
 class AugmentConfig:
-    """Inputs the renders never show (train/nocs/augment.py): plain backgrounds, smaller and off-centre objects,
-    other colours."""
+    """Inputs the renders never show (train/nocs/augment.py): other backgrounds, object sizes and positions,
+    cameras and image processing."""
 
-    geometric: float = 0.5  # fraction of views rescaled and shifted
-    scale: tuple = (0.6, 1.0)  # object scale range (1 = as rendered)
-    shift: float = 0.8  # shift range as a fraction of the free margin (1 - scale) on each side
-    white: float = 0.4  # fraction of white backgrounds; the rest: grey, then light colours
-    grey: float = 0.3
-    grey_range: tuple = (0.55, 1.0)
-    colour_range: tuple = (0.6, 1.0)  # per-channel range of light plain background colours
-    brightness: float = 0.2  # colour jitter: factors in [1 - x, 1 + x]
-    contrast: float = 0.2
-    saturation: float = 0.3
+    geometric: float = 0.7  # fraction of views rescaled, shifted and rolled
+    scale: tuple = (0.5, 1.1)  # object scale range (1 = as rendered)
+    shift: float = 0.8  # shift range as a fraction of the margin |1 - scale| on each side
+    roll: float = 15.0  # in-plane turn range, degrees either way
+    white: float = 0.2  # background fractions: white, one colour, a gradient; the rest textured
+    plain: float = 0.2
+    gradient: float = 0.15
+    white_balance: float = 0.15  # per-channel gains in [1 - x, 1 + x]
+    brightness: float = 0.25  # colour jitter: factors in [1 - x, 1 + x]
+    contrast: float = 0.25
+    saturation: float = 0.4
+    gamma: float = 1.4  # gamma in [1 / x, x] (log-uniform)
+    blur: float = 0.3  # fraction of views blurred, Gaussian sigma up to blur_sigma pixels
+    blur_sigma: float = 1.2
+    noise: float = 0.4  # fraction of views with Gaussian noise, sigma up to noise_sigma
+    noise_sigma: float = 0.05
+    jpeg: float = 0.3  # fraction of views through a JPEG round trip at a quality in jpeg_quality
+    jpeg_quality: tuple = (30, 90)
 
 
 @dataclass
