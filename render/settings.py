@@ -1,6 +1,6 @@
 """Render settings as data: one frozen dataclass holding everything that decides how a view is rendered
 (Cycles sampling, denoiser, pixel filter, light paths, colour management, device, lighting and camera
-modes). `blender_scene.Scene` is the backend that applies it to Blender; `run.run_settings` stores its
+modes). `blender_scene.Scene` is the backend that applies it to Blender; `run.shard_settings_of` stores its
 `to_dict()` in every shard, so the shard describes the render with the same numbers Blender used
 (the scene-as-data pattern of Kubric, Greff et al., CVPR 2022).
 
