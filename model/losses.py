@@ -65,17 +65,20 @@ def total_variation(flow: torch.Tensor) -> torch.Tensor:
             + (flow[..., :, 1:] - flow[..., :, :-1]).abs().mean())
 
 
-def flow_l1(flow: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean |flow - target| in grid units, over pixels where ``mask`` [B,1,H,W] is set.
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B]: the mean of `values` [B,C,H,W] over the channels and the pixels of `mask` [B,1,H,W] (weights in [0, 1]),
+    per sample (0 for an empty mask). Losses average it over the batch, so their value does not depend on how a
+    batch is split between DDP processes."""
+    return (values * mask).sum(dim=(1, 2, 3)) / (values.shape[1] * mask.sum(dim=(1, 2, 3))).clamp_min(1.0)
 
-    Masked means are taken per sample, then averaged over the batch, so the value does not depend
-    on how a batch is split between DDP processes.
-    """
+
+def flow_l1(flow: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean |flow - target| in grid units, over pixels where ``mask`` [B,1,H,W] is set (per sample, then over the
+    batch)."""
     diff = (flow_to_normalised(flow) - flow_to_normalised(target)).abs()
     if mask is None:
         return diff.mean()
-    per_sample = (diff * mask).sum(dim=(1, 2, 3)) / (2 * mask.sum(dim=(1, 2, 3))).clamp_min(1.0)
-    return per_sample.mean()
+    return masked_mean(diff, mask).mean()
 
 
 def lsgan_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -199,8 +202,7 @@ class WarpLoss(nn.Module):
         add("silhouette", w.silhouette, F.binary_cross_entropy_with_logits(out.silhouette_logits, mask_target))
         if flow_valid is not None:
             bce = F.binary_cross_entropy_with_logits(out.visibility_logits, flow_valid, reduction="none")
-            per_sample = (bce * mask_target).sum(dim=(1, 2, 3)) / mask_target.sum(dim=(1, 2, 3)).clamp_min(1.0)
-            add("visibility", w.visibility, per_sample.mean())  # per sample: independent of the DDP split
+            add("visibility", w.visibility, masked_mean(bce, mask_target).mean())
         if out.shape is not None and w.shape:
             add("shape", w.shape, shape_loss(out.shape, batch))
         if out.shape is not None and w.depth and "depth_target" in batch:

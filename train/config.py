@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eopose.dataset.pairs import PairSampleDataset
 from eopose.model.discriminator import DiscriminatorConfig
 from eopose.model.loading import ModelConfig
 from eopose.model.losses import GeneratorLossWeights, WarpLossWeights
@@ -87,8 +88,36 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @property
+    def uses_flow(self) -> bool:
+        """The loader reads the ground-truth flow: data.with_flow is on and warp_loss.flow_gt weighs it."""
+        return self.data.with_flow and self.warp_loss.flow_gt > 0
+
+    def inert_settings(self) -> str | None:
+        """A note naming the settings that do nothing in this config because the flow is not read, or None."""
+        if self.uses_flow:
+            return None
+        reason = "warp_loss.flow_gt = 0" if self.data.with_flow else "data.with_flow = false"
+        inert = ["data.with_flow" if self.data.with_flow else "warp_loss.flow_gt"]
+        if self.warp_loss.visibility:
+            inert.append("warp_loss.visibility")
+        return (f"{reason}: no ground-truth flow is read, so {' and '.join(inert)} have no effect and the warp's "
+                f"photometric L1 counts every target pixel, visible in Ia or not")
+
+    @property
     def uses_vgg(self) -> bool:
         return any((self.warp_loss.perceptual, self.warp_loss.style, self.gen_loss.perceptual, self.gen_loss.style))
+
+
+def pair_samples(config: "TrainConfig", data_dirs, split: str | None, with_flow: bool,
+                 uint8: bool = False) -> PairSampleDataset:
+    """The (appearance, pose -> target) samples of `split` (None: every sample) of `data_dirs` as a run of `config`
+    sees them: its resolution, background, keypoint method and split fractions, and the rendered rotations and
+    depths its volume3d warp needs."""
+    data = config.data
+    return PairSampleDataset(data_dirs, split=split, resolution=data.resolution, background=data.background,
+                             keypoint_method=data.keypoint_method, with_flow=with_flow,
+                             split_fractions=data.split_fractions, uint8=uint8,
+                             with_rotation=config.model.warp == "volume3d")
 
 
 def build_config(cls, values: dict, where: str, source: Path):

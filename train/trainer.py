@@ -12,7 +12,6 @@ import contextlib
 
 import torch
 
-from eopose.dataset.pairs import PairSampleDataset
 from eopose.model.discriminator import PatchDiscriminator
 from eopose.model.eopose import EOPose
 from eopose.model.loading import build_discriminator, build_model
@@ -21,7 +20,7 @@ from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 from .augment import random_flips
 from .checkpoint import set_rng_state
 from .collapse import CollapseGuard
-from .config import TrainConfig
+from .config import TrainConfig, pair_samples
 from .distributed import World
 from .loop import StepResult, TrainingError, TrainingLoop
 from .stages import STAGE_ORDER, Stage, build_stages, selected_stages
@@ -49,11 +48,9 @@ class Trainer(TrainingLoop):
         self.stages = selected_stages(stage)
         self.stage_table = build_stages(config)
         self._open_run_folder()
-        wants_flow = config.data.with_flow and config.warp_loss.flow_gt > 0
-        self.dataset = PairSampleDataset(data_dirs, split="train", resolution=config.data.resolution,
-                                         background=config.data.background,
-                                         keypoint_method=config.data.keypoint_method, with_flow=wants_flow,
-                                         split_fractions=config.data.split_fractions, uint8=True)
+        self.dataset = pair_samples(config, data_dirs, "train", with_flow=config.uses_flow, uint8=True)
+        if config.inert_settings():
+            self.log.note(f"note: {config.inert_settings()}")
         if config.run.threads:
             torch.set_num_threads(config.run.threads)
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank

@@ -19,11 +19,9 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from eopose.dataset.pairs import PairSampleDataset
-
 from eopose.model.loading import load_trained, warp_fill
 
-from ..config import TrainConfig, config_from_dict
+from ..config import TrainConfig, config_from_dict, pair_samples
 from .baselines import METHODS, predict
 from .metric_models import Status, frechet_distance, load_metric
 from .metrics import (BLANK_COVERAGE, FOREGROUND_THRESHOLD, blank, end_point_error, masked_l1, masked_ssim, psnr,
@@ -100,9 +98,7 @@ def stage1_warp(checkpoint: Path, model, device):
 
 def _samples(settings: EvalSettings, config: TrainConfig) -> Subset:
     split = None if settings.split == "all" else settings.split  # "all": every sample, e.g. an evaluation-only set
-    dataset = PairSampleDataset(settings.data_dirs, split=split, resolution=config.data.resolution,
-                                background=config.data.background, keypoint_method=config.data.keypoint_method,
-                                with_flow=True, split_fractions=config.data.split_fractions)
+    dataset = pair_samples(config, settings.data_dirs, split, with_flow=True)
     if len(dataset) == 0:
         raise EvaluationError(f"{', '.join(map(str, settings.data_dirs))}: no '{settings.split}' samples (splits "
                               f"by model id, fractions {tuple(config.data.split_fractions)}); render more "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from eopose.dataset.compositing import FOREGROUND_THRESHOLD, foreground
+from eopose.model.losses import masked_mean
 from eopose.model.ssim import REGION_DILATION, region_ssim, ssim_map
 
 PSNR_MAX_DB = 100.0  # identical images: MSE clamped at 1e-10, so PSNR stays finite (and JSON-safe)
@@ -31,8 +32,7 @@ def masked_l1(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     """Mean absolute error over the channels of the pixels inside `mask` (> 0.5); NaN for an empty mask."""
     inside = (mask > MASK_THRESHOLD).double()
     error = (output.double() - target.double()).abs().mean(dim=1, keepdim=True)
-    count = inside.sum(dim=(1, 2, 3))
-    return torch.where(count > 0, (error * inside).sum(dim=(1, 2, 3)) / count.clamp_min(1), torch.nan)
+    return torch.where(inside.sum(dim=(1, 2, 3)) > 0, masked_mean(error, inside), torch.nan)
 
 
 def silhouette_iou(output: torch.Tensor, target_mask: torch.Tensor, background,
@@ -67,7 +67,6 @@ def masked_ssim(output: torch.Tensor, target: torch.Tensor, target_mask: torch.T
 
 def end_point_error(flow: torch.Tensor, flow_gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Mean Euclidean distance (pixels) between two flows over the valid pixels (> 0.5); NaN where none."""
-    inside = (valid > MASK_THRESHOLD).double()[:, 0]
-    distance = torch.linalg.vector_norm(flow.double() - flow_gt.double(), dim=1)
-    count = inside.sum(dim=(1, 2))
-    return torch.where(count > 0, (distance * inside).sum(dim=(1, 2)) / count.clamp_min(1), torch.nan)
+    inside = (valid > MASK_THRESHOLD).double()
+    distance = torch.linalg.vector_norm(flow.double() - flow_gt.double(), dim=1, keepdim=True)
+    return torch.where(inside.sum(dim=(1, 2, 3)) > 0, masked_mean(distance, inside), torch.nan)
