@@ -175,7 +175,7 @@ class WarpLoss(nn.Module):
     def forward(self, out: WarpOutput, batch: dict, tps_weight: float | None = None):
         """Returns (total, {term: detached sum over levels}). `batch` holds ``target``, ``mask_target`` and,
         optionally, ``flow_gt``/``flow_valid``; ``tps_weight`` overrides the TPS weight (the trainer's warm-up
-        schedule, eopose.train.stages.tps_weight)."""
+        schedule, eopose.train.stages.Stage.loss_weights)."""
         w = self.weights
         tps = w.tps if tps_weight is None else tps_weight
         target, mask_target = batch["target"], (batch["mask_target"] > 0.5).float()
@@ -240,7 +240,7 @@ class GeneratorLoss(nn.Module):
     def forward(self, output: torch.Tensor, target: torch.Tensor, fake_scores=None, adv_weight: float | None = None,
                 mask_target: torch.Tensor | None = None):
         """Returns (total, {term: detached value}). ``adv_weight`` overrides the adversarial weight (the
-        trainer's warm-up schedule, eopose.train.stages.adv_weight); ``mask_target`` [B, 1, H, W] (the target's
+        trainer's warm-up schedule, eopose.train.stages.Stage.loss_weights); ``mask_target`` [B, 1, H, W] (the target's
         rendered alpha) is needed by the object terms."""
         w = self.weights
         adv = w.adv if adv_weight is None else adv_weight

@@ -267,7 +267,7 @@ def test_every_warp_parameter_gets_a_gradient(random_vgg):
 
 def test_every_generator_and_discriminator_parameter_gets_a_gradient(random_vgg):
     model = trained_looking(tiny_model())
-    set_trainable(model, get_stage("gen"))
+    build_stage(load_config("tiny"), "gen").set_trainable(model)
     disc = PatchDiscriminator(K, base_channels=4)
     batch = random_batch(2, 64, 64)
     out = run(model, batch)
