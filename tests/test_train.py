@@ -270,3 +270,18 @@ def test_flip_augmentation_keeps_flow_points_and_masks_consistent(keyed_dataset)
     assert torch.allclose(mirrored, torch.stack([64 - point[0], point[1]]))
     col, row = int(point[0]), int(point[1])
     assert flipped["appearance"][0, :, row, 63 - col].tolist() == batch["appearance"][0, :, row, col].tolist()
+
+
+def test_a_config_that_reads_no_flow_names_its_inert_settings():
+    from eopose.train.config import load_config
+    paper = load_config("paper")  # warp_loss.flow_gt = 0
+    assert not paper.uses_flow
+    assert "data.with_flow and warp_loss.visibility have no effect" in paper.inert_settings()
+    assert load_config("demo").uses_flow and load_config("demo").inert_settings() is None
+
+
+def test_one_learning_rate_schedule_for_both_trainers():
+    from eopose.train.loop import learning_rate
+    assert [learning_rate(1e-3, step, warmup_steps=4) for step in (0, 3, 9)] == pytest.approx([2.5e-4, 1e-3, 1e-3])
+    cosine = [learning_rate(1.0, step, decay_steps=10, final_fraction=0.05) for step in (0, 5, 10, 20)]
+    assert cosine == pytest.approx([1.0, 0.525, 0.05, 0.05])
