@@ -13,12 +13,13 @@ from PIL import Image
 from amir_reference import ReferenceExtractor
 from eopose.dataset import weights
 from eopose.dataset.keypoints import cli
-from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, point_errors
+from eopose.dataset.keypoints import nocs_matching
+from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, coverage_distance, pck, point_errors
 from eopose.dataset.keypoints.backbones import PRESETS, VitFeatures, load_vit, resample_pos_embed
 from eopose.dataset.keypoints.cache import correspond, sample_keypoints
 from eopose.dataset.keypoints.descriptors import log_bin, preprocess
 from eopose.dataset.keypoints.matching import best_buddies, kmeans, select_per_cluster
-from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences
+from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences, match_nocs
 from eopose.dataset.keypoints.vit_method import VitCorrespondences
 from eopose.dataset.shard_format import SAMPLE_VIEWS, open_dataset, verify
 from eopose.dataset.synthetic import write_synthetic_dataset
@@ -150,6 +151,42 @@ def test_nocs_same_model_pck_and_sample_swap(dataset_dir):
             assert np.all(np.diff(raster) > 0)
 
 
+def test_coverage_distance():
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:4, 2:4] = 1  # pixel centres (2.5 | 3.5, 2.5 | 3.5)
+    assert coverage_distance(mask, np.array([[3.0, 3.0]]), np.array([True])) == pytest.approx(np.sqrt(0.5))
+    assert coverage_distance(mask, np.array([[3.0, 3.0], [0.5, 0.5]]), np.array([False, True])) == pytest.approx(
+        np.mean([np.hypot(2, 2), np.hypot(3, 2), np.hypot(2, 3), np.hypot(3, 3)]))
+    assert coverage_distance(mask, np.zeros((2, 2)), np.zeros(2, bool)) == pytest.approx(np.hypot(8, 8))
+
+
+def _crossing_surfaces(size: int = 64):
+    """Two views of one 40 x 40 px square whose NOCS surfaces (a flat and a tilted plane, as two models of
+    different shape) meet only along the line u = 0.5 (image column 32)."""
+    mask = np.zeros((size, size), np.uint8)
+    mask[12:52, 12:52] = 1
+    rows, cols = np.mgrid[0:size, 0:size]
+    u, v = (cols - 12 + 0.5) / 40, (rows - 12 + 0.5) / 40
+    flat = np.stack([u, v, np.full_like(u, 0.5)], axis=-1) * mask[..., None]
+    tilted = np.stack([u, v, 0.5 + 0.3 * (u - 0.5)], axis=-1) * mask[..., None]
+    return flat.astype(np.float32), tilted.astype(np.float32), mask
+
+
+def test_nocs_matching_covers_the_overlap_not_one_rim(monkeypatch):
+    flat, tilted, mask = _crossing_surfaces()
+    points_a, points_p, valid = match_nocs(flat, mask, tilted, mask, 35)
+    assert valid.sum() == 35
+    assert points_a[:, 0].min() < 20 and points_a[:, 0].max() > 44  # across the 40 px square
+    assert coverage_distance(mask, points_a, valid) < 3.5 and coverage_distance(mask, points_p, valid) < 3.5
+    again = match_nocs(flat, mask, tilted, mask, 35)
+    assert all(np.array_equal(x, y) for x, y in zip((points_a, points_p, valid), again))  # deterministic
+    # strict mutual nearest neighbours (no cycle slack) only exist next to the line where the surfaces meet
+    monkeypatch.setattr(nocs_matching, "CYCLE_FRACTION", 0.0)
+    strict_a, _, strict_valid = match_nocs(flat, mask, tilted, mask, 35)
+    assert np.abs(strict_a[strict_valid, 0] - 32).max() <= 5
+    assert coverage_distance(mask, strict_a, strict_valid) > 7.0
+
+
 def test_build_cache_nocs_resumable_with_preview(dataset_dir, capsys):
     assert cli.build_main([str(dataset_dir), "--method", "nocs", "--preview"]) == 0
     assert "written to 2 shard(s)" in capsys.readouterr().out
@@ -206,3 +243,7 @@ def test_eval_correspondences_nocs(dataset_dir, capsys):
     scores = {float(a): float(v) for a, v in re.findall(r"PCK@([\d.]+) ([\d.]+)", out)}
     assert scores[0.05] >= 0.95 and scores[0.10] >= scores[0.05]
     assert "4 quadruplets, 8 same-model pairs" in out
+    coverage = dict(re.findall(r"coverage, ([\w -]+): ([\d.]+) px", out))
+    # analytic ellipsoids filling ~85% of 64 px: 35 points leave every foreground pixel a few pixels from one
+    assert 1.0 < float(coverage["same-model pairs"]) < 8.0 and 1.0 < float(coverage["training samples"]) < 10.0
+    assert "560 points on the 16 training samples' (appearance, pose) pairs" in out

@@ -1,5 +1,5 @@
 """Correspondence accuracy against rendered geometry: PCK on same-model view pairs, and the NOCS error of a
-method that predicts NOCS (nocs-net).
+method that predicts NOCS (nocs-net); and how well a pair's points cover the objects (coverage_distance).
 
 For two views of ONE model (views 0<->1 = M1c1/M1c2 and 2<->3 = M2c1/M2c2) the true match of an
 appearance point is exact: its pixel's NOCS goes through the model's NOCS->object transform, the other
@@ -11,8 +11,9 @@ occlusion, depth test) is still scored against where that point projects, and co
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
-from ..geometry import project_views
+from ..geometry import pixel_centres, project_views
 
 SAME_MODEL_PAIRS = ((0, 1), (2, 3))
 PCK_ALPHAS = (0.05, 0.10)
@@ -39,3 +40,16 @@ def nocs_error(predicted: np.ndarray, nocs: np.ndarray, mask: np.ndarray) -> np.
     foreground = np.asarray(mask) > 0
     return np.linalg.norm(np.asarray(predicted, np.float32)[foreground] - np.asarray(nocs, np.float32)[foreground],
                           axis=-1)
+
+
+def coverage_distance(mask: np.ndarray, points: np.ndarray, valid: np.ndarray) -> float:
+    """Mean distance in pixels from the foreground pixel centres of `mask` [H, W] to the nearest of the valid
+    `points` [k, 2] of that image: small when the points spread over the object, large when they bunch on one
+    part of it. The image diagonal when no point is valid; NaN for an empty mask."""
+    foreground = pixel_centres(*np.shape(mask))[np.asarray(mask) > 0]
+    if len(foreground) == 0:
+        return float("nan")
+    chosen = np.asarray(points)[np.asarray(valid, bool)]
+    if len(chosen) == 0:
+        return float(np.hypot(*np.shape(mask)))
+    return float(cKDTree(chosen).query(foreground)[0].mean())

@@ -23,7 +23,7 @@ from ..command_line import UsageError, dataset_folder, integer
 from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset
 from ..splits import SPLITS, split_of_quad
 from ..weights import WeightsUnavailable
-from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, nocs_error, pck, point_errors
+from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, coverage_distance, nocs_error, pck, point_errors
 from .backbones import DEFAULT_PRESET, PRESETS
 from .cache import correspond, sample_keypoints
 from .methods import K_DEFAULT, METHODS
@@ -189,6 +189,11 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-quads", type=int, help="evaluate only the first N (selected) quadruplets")
 
 
+def image_coverage(record: dict, views: tuple, points_a, points_p, valid) -> list[float]:
+    """accuracy.coverage_distance of the two images of one view pair, against their rendered masks."""
+    return [coverage_distance(record["mask"][view], points, valid) for view, points in zip(views, (points_a, points_p))]
+
+
 @command_line.fails_on("eval-correspondences", DatasetFormatError)
 def eval_main(argv=None) -> int:
     args, dataset, method = _setup("eval-correspondences", argv, _eval_arguments)
@@ -199,6 +204,8 @@ def eval_main(argv=None) -> int:
                 if args.split is None or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
     count = len(selected)
     errors, nocs_errors, hidden, points = [], [], 0, 0
+    coverage = {"same-model pairs": [], "training samples": []}
+    sample_points = 0
     with torch.inference_mode(), tqdm(total=count, unit="quad", desc=f"eval/{method.name}") as bar:
         for index in selected:
             record = dataset.read(index, FIELDS + ("depth", "rotations", "nocs_to_object", "intrinsics",
@@ -214,6 +221,14 @@ def eval_main(argv=None) -> int:
                 errors.append(pair_errors)
                 hidden += pair_hidden
                 points += int(valid[0, slot].sum())
+                coverage["same-model pairs"] += image_coverage(record, (a, b), points_a[0, slot], points_p[0, slot],
+                                                               valid[0, slot])
+            # the (appearance, pose) pairs the model trains on: two models, no exact match to score, coverage only
+            sample_pairs = [(a, p) for a, p, _ in SAMPLE_VIEWS]
+            for pair, chosen_a, chosen_p, chosen in zip(sample_pairs, *(array[0] for array in correspond(
+                    method, rows, sample_pairs, state))):
+                coverage["training samples"] += image_coverage(record, pair, chosen_a, chosen_p, chosen)
+                sample_points += int(chosen.sum())
             bar.update()
     size = int(max(dataset.read(0, ("mask",))["mask"].shape[1:])) if count else 0
     errors = np.concatenate(errors) if errors else np.zeros(0)
@@ -223,6 +238,12 @@ def eval_main(argv=None) -> int:
           f"same-model pairs, {points} points ({hidden} of them hidden in the other view)")
     for alpha in PCK_ALPHAS:
         print(f"PCK@{alpha:.2f} {scores[alpha]:.4f}  (threshold {alpha * size:.1f} px of max(H, W) = {size})")
+    print(f"{sample_points} points on the {count * len(SAMPLE_VIEWS)} training samples' (appearance, pose) pairs")
+    for pairs, distances in coverage.items():
+        if distances:
+            print(f"coverage, {pairs}: {np.nanmean(distances):.2f} px = {np.nanmean(distances) / size:.4f} of "
+                  f"max(H, W), 90th percentile {np.nanpercentile(distances, 90):.2f} px (mean distance from a "
+                  f"rendered-foreground pixel to the nearest point of its image, over {len(distances)} images)")
     if nocs_errors:
         nocs_errors = np.concatenate(nocs_errors)
         print(f"NOCS error {nocs_errors.mean():.4f} mean, {np.median(nocs_errors):.4f} median (L2 in NOCS units "
