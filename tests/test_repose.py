@@ -1,5 +1,6 @@
 """repose: non-square RGB without alpha (border-estimated foreground), alpha images, the CSV/folder batch
-forms, keypoints from a randomly initialised ViT-S/8 given as a local weights file, and the offline error."""
+forms, keypoints from a randomly initialised ViT-S/8 given as a local weights file, the offline error, and the
+inputs it refuses (tiny, empty, too few keypoints) or warns about (few or bunched keypoints)."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
 from eopose.train.config import load_config
+from eopose.train.inference import repose as repose_module
 from eopose.train.inference.repose import estimate_foreground, load_rgba
 from eopose.train.inference.cli import main as repose_main
 from eopose.model.loading import build_model
@@ -135,3 +137,68 @@ def test_nocs_net_missing_or_wrong_weights_one_line(assets, capsys):
         error = capsys.readouterr().err.strip()
         assert "\n" not in error and expected in error and "train-nocs" in error
     assert not (root / "never.png").exists()
+
+
+def _single(assets, appearance, pose, out="never.png"):
+    root = assets["root"]
+    return ["--appearance", str(appearance), "--pose", str(pose), "--out", str(root / out)] + _common(assets)
+
+
+def _errors(capsys) -> str:
+    """The one error line of a run (a note about the keypoint method may precede it)."""
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("repose: note:")]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_tiny_or_empty_images_fail_in_one_line(assets, capsys):
+    root = assets["root"]
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(root / "dot.png")
+    transparent = root / "transparent.png"
+    Image.new("RGBA", (3000, 2000), (0, 0, 0, 0)).save(transparent)  # compresses to a few kB, decodes quickly
+    speck = np.zeros((2000, 3000, 4), np.uint8)
+    speck[1000, 1500] = (200, 30, 30, 255)  # one opaque pixel: nothing left at the model's 64 px
+    Image.fromarray(speck).save(root / "speck.png")
+    for image, expected in (("dot.png", "smaller than 16 px"), ("transparent.png", "fully transparent"),
+                            ("speck.png", "covers no pixel")):
+        assert repose_main(_single(assets, root / image, root / "pose.png")) == 2
+        error = _errors(capsys)
+        assert error.startswith(f"repose: error: {root / image}") and expected in error
+    assert not (root / "never.png").exists()
+
+
+def _matched(count: int, k: int = 35):
+    """A stand-in for the keypoint method's correspond: `count` valid pairs on the synthetic object (rows 20-44)."""
+    def correspond(method, rows, pairs, state=None):
+        points = np.zeros((1, 1, k, 2), np.float32)
+        grid = np.stack(np.meshgrid(np.arange(24, 40, 3), np.arange(20, 44, 4)), axis=-1).reshape(-1, 2) + 0.5
+        points[0, 0, :count] = grid[:count]
+        return points, points.copy(), (np.arange(k) < count)[None, None]
+    return correspond
+
+
+def test_too_few_keypoints_fail_and_few_keypoints_warn(assets, monkeypatch, capsys):
+    root = assets["root"]
+    monkeypatch.setattr(repose_module, "correspond", _matched(2))
+    assert repose_main(_single(assets, root / "appearance.png", root / "pose-alpha.png")) == 2
+    error = _errors(capsys)
+    assert "appearance.png" in error and "pose-alpha.png" in error
+    assert "2 matched keypoint pairs, fewer than the 3" in error and "trained with 35" in error
+    monkeypatch.setattr(repose_module, "correspond", _matched(12))
+    assert repose_main(_single(assets, root / "appearance.png", root / "pose-alpha.png", "few.png")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("repose: warning:")]
+    assert len(warnings) == 1 and "12 matched keypoint pairs, under half the 35" in warnings[0]
+    assert (root / "few.png").is_file()
+
+
+def test_bunched_keypoints_warn(assets, monkeypatch, capsys):
+    root = assets["root"]
+
+    def bunched(method, rows, pairs, state=None):  # 35 points on a 7 x 5 px patch at the objects' left edge
+        points = np.stack(np.meshgrid(np.arange(12, 19), np.arange(30, 35)), axis=-1).reshape(1, 1, -1, 2) + 0.5
+        return points.astype(np.float32), points.astype(np.float32), np.ones((1, 1, 35), bool)
+
+    monkeypatch.setattr(repose_module, "correspond", bunched)
+    assert repose_main(_single(assets, root / "appearance.png", root / "pose-alpha.png", "bunched.png")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("repose: warning:")]
+    assert len(warnings) == 1 and "bunch on one part of the object" in warnings[0]

@@ -96,7 +96,9 @@ def main(argv=None) -> int:
             print(f"repose: note: {reposer.note}", file=sys.stderr)
         for appearance, pose, out in tqdm(jobs, desc="repose", unit="pair", disable=len(jobs) == 1):
             (rgba_a, how_a), (rgba_p, how_p) = load_rgba(appearance), load_rgba(pose)
-            result = reposer(rgba_a, rgba_p)
+            result = reposer(rgba_a, rgba_p, names=(str(appearance), str(pose)))
+            for warning in result.warnings:
+                print(f"repose: warning: {warning}", file=sys.stderr)
             written = save_outputs(result, out, args.show_keypoints)
             print(f"repose: {out} ({int(result.valid.sum())} keypoint pairs; foreground: {appearance.name} "
                   f"{how_a}, {pose.name} {how_p})" + (f"; keypoints {written[1]}" if len(written) > 1 else ""))
