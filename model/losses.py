@@ -127,7 +127,7 @@ class WarpLossWeights:
     silhouette: float = 1.0  # BCE of the predicted silhouette against the target's rendered mask
     visibility: float = 1.0  # BCE of the predicted visibility against the flow validity, inside the target
     shape: float = 1.0  # volume3d only: BCE of the silhouettes rendered from the volume (target's and Ia's own)
-    depth: float = 1.0  # volume3d only: L1 of their first-surface depths against the rendered depth passes
+    depth: float = 0.3  # volume3d only: L1 of their first-surface depths against the rendered depth passes
 
 
 @dataclass
@@ -223,7 +223,7 @@ def depth_loss(shape, batch: dict) -> torch.Tensor:
     """L1 of the rendered first-surface depths against the rendered depth passes (`depth_target`,
     `depth_appearance`, frustum units) inside each view's mask, per sample then over the batch."""
     with torch.autocast(shape.depth.device.type, enabled=False):
-        return sum(masked_mean_l1(depth.float(), batch[key].float(), (batch[mask] > 0.5).float())
+        return sum(masked_mean((depth.float() - batch[key].float()).abs(), (batch[mask] > 0.5).float()).mean()
                    for depth, key, mask in ((shape.depth, "depth_target", "mask_target"),
                                             (shape.own_depth, "depth_appearance", "mask_appearance")))
 

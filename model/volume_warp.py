@@ -21,7 +21,9 @@ in the new pose (docs/architecture.md, "Visibility and the 3-D warp"). This modu
   the target silhouette, the expected source pixel of the first surface (a backward flow into Ia, exact for a
   correct shape and rotation) and its visibility in Ia (Ia's transmittance at that source voxel). The same
   compositing in Ia's own frame re-renders Ia's silhouette, a second shape constraint.
-* Refine: 3-D convolutions on the turned features, depth folded into channels, and a 2-D Skip-UNet at H x W over
+* Pose image: object B is in the target pose, so its silhouette is a shape prior aligned with the target: its
+  visual-hull slab (the same prior as Ia's) joins the turned volume.
+* Refine: 3-D convolutions on the turned features and B's hull, depth folded into channels, and a 2-D Skip-UNet at H x W over
   them, the rendered maps, Ia warped by the rendered flow, and the pose image with its mask (object B in the target
   pose: a shape prior aligned with the target) predict residuals of the flow, silhouette and visibility logits
   (zero-initialised) and the colour of the parts hidden in Ia. Iwrp is composed as in the 2-D warp module:
@@ -147,7 +149,8 @@ class VolumeWarp(nn.Module):
         self.lift_body = _conv(base_channels, 2 * base_channels)
         self.source_convs = nn.Sequential(_conv3d(channels, channels), _conv3d(channels, channels))
         self.source_occupancy = _zero_init(nn.Conv3d(channels, 1, 3, 1, 1))
-        self.target_convs = nn.Sequential(_conv3d(channels + 2, channels), _conv3d(channels, channels))
+        # turned features, occupancy and Ia's transmittance, plus the pose image's hull (object B in the target pose)
+        self.target_convs = nn.Sequential(_conv3d(channels + 3, channels), _conv3d(channels, channels))
         self.target_occupancy = _zero_init(nn.Conv3d(channels, 1, 3, 1, 1))
         self.fold = nn.Sequential(nn.Conv2d(channels * depth_bins, base_channels, 1), nn.LeakyReLU(0.1))
         # refine inputs: folded features, silhouette, visibility, flow (grid units), Ia warped, its mask warped,
@@ -199,7 +202,9 @@ class VolumeWarp(nn.Module):
                                         self.volume_size, self.depth_bins)
             turned = rotate_volume(torch.cat([features.float(), occupancy_a, seen_a], dim=1), coords)
         turned_features, turned_occupancy, turned_seen = turned.split([self.channels, 1, 1], dim=1)
-        target = self.target_convs(torch.cat([turned_features, turned_occupancy, turned_seen], dim=1)
+        with torch.autocast(device_type, enabled=False):
+            hull_p = torch.sigmoid(self._hull_prior(mask_p))
+        target = self.target_convs(torch.cat([turned_features, turned_occupancy, turned_seen, hull_p], dim=1)
                                    .to(features.dtype).contiguous(memory_format=torch.channels_last_3d))
         with torch.autocast(device_type, enabled=False):
             occupancy_t = torch.sigmoid(_logit(turned_occupancy) + self.target_occupancy(target).float())

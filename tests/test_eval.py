@@ -130,7 +130,7 @@ def test_report_with_baselines_and_offline_fid(trained, offline, tmp_path, capsy
     table = report["table"]
     assert list(table) == ["shoes", "vases", "All together"]
     for group in table.values():
-        assert list(group) == ["tps", "warp_only", "identity", "eopose"]
+        assert list(group) == ["tps", "warp_only", "identity", "oracle", "eopose"]
         for method, cells in group.items():
             for metric in ("ssim", "masked_ssim", "psnr", "lpips", "masked_l1", "iou"):
                 assert cells[metric]["status"] == "ok" and np.isfinite(cells[metric]["value"]), (method, metric)
@@ -142,6 +142,10 @@ def test_report_with_baselines_and_offline_fid(trained, offline, tmp_path, capsy
     samples = PairSampleDataset(trained["data"], split="test", resolution=64, keypoint_method="nocs")
     expected = np.mean([float(ssim(s["appearance"][None], s["target"][None])) for s in samples])
     assert abs(table["All together"]["identity"]["ssim"]["value"] - expected) < 1e-9
+    # the oracle draws the target's own silhouette with the exact flow: the ceiling of every warp
+    oracle, identity = table["All together"]["oracle"], table["All together"]["identity"]
+    assert oracle["iou"]["value"] > 0.95 and oracle["epe"]["value"] < 1e-6
+    assert oracle["masked_l1"]["value"] < identity["masked_l1"]["value"]
     # the report files: table, status and example grid in each
     markdown = (out / "report.md").read_text()
     assert "| Experiments | TPS SSIM ↑ | TPS LPIPS ↓ | TPS FID ↓ | Warp only SSIM ↑" in markdown
@@ -154,7 +158,7 @@ def test_report_with_baselines_and_offline_fid(trained, offline, tmp_path, capsy
     with open(out / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     fid_rows = [r for r in rows if r["metric"] == "fid"]
-    assert len(rows) == 3 * 4 * 9 and all(r["value"] == "" and r["status"].startswith("unavailable: ")
+    assert len(rows) == 3 * 5 * 9 and all(r["value"] == "" and r["status"].startswith("unavailable: ")
                                           for r in fid_rows)
 
 

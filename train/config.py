@@ -31,6 +31,7 @@ class EOPoseDataConfig:
     with_flow: bool = True  # the ground-truth flow loss needs it (beyond the paper)
     split_fractions: tuple = (0.8, 0.1, 0.1)
     flip_probability: float = 0.5  # horizontal flips of whole samples (eopose.train.augment)
+    rotation_noise_deg: float = 0.0  # volume3d: random rotations up to this angle on the relative rotation; ours
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from eopose.model.eopose import EOPoseOutput
+from eopose.model.eopose import EOPoseOutput, batch_inputs
 from eopose.model.losses import lsgan_d_loss
 
 from .stages import Stage
@@ -37,8 +37,7 @@ class StepResult:
 
 def model_losses(stage: Stage, step: int, model, discriminator, warp_loss, gen_loss, batch: dict) -> StepResult:
     """Forward pass and losses of `stage` at its `step` on one batch (no backward, no optimiser step)."""
-    out = model(batch["appearance"], batch["pose"], batch["points_a"], batch["points_p"], batch["valid"],
-                batch["mask_appearance"], batch["mask_pose"], with_generator=stage.with_generator)
+    out = model(**batch_inputs(batch), with_generator=stage.with_generator)
     weights = stage.loss_weights(step)
     terms = {}
     loss = 0.0

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from torch import nn
 
 from eopose.model.discriminator import PatchDiscriminator
 from eopose.model.eopose import EOPose
 from eopose.model.loading import build_discriminator, build_model
 from eopose.model.losses import GeneratorLoss, VGGLoss, WarpLoss
 
-from .augment import random_flips
+from .augment import perturb_rotations, random_flips
 from .checkpoint import set_rng_state
 from .collapse import CollapseGuard
 from .config import TrainConfig, pair_samples
@@ -34,11 +35,12 @@ class GeneratorCollapse(TrainingError):
 def use_channels_last(model: EOPose, discriminator: PatchDiscriminator, device: torch.device) -> None:
     """channels_last on GPU (tensor cores). On the CPU only the warp module: its oneDNN convolutions
     measured 3-6x faster than contiguous at 128x128 (demo config, warp step 3.3 s -> 0.5 s), while the
-    generator's backward in channels_last segfaults inside torch 2.14.1's CPU kernels."""
-    model.warp.to(memory_format=torch.channels_last)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-        discriminator.to(memory_format=torch.channels_last)
+    generator's backward in channels_last segfaults inside torch 2.14.1's CPU kernels. Only 2-D convolutions: the
+    volume3d warp keeps its 3-D ones channels-last-3d itself (eopose.model.volume_warp)."""
+    for module in (model, discriminator) if device.type == "cuda" else (model.warp,):
+        for layer in module.modules():
+            if isinstance(layer, nn.Conv2d):
+                layer.to(memory_format=torch.channels_last)
 
 
 class Trainer(TrainingLoop):
@@ -93,8 +95,9 @@ class Trainer(TrainingLoop):
         return not self.guard.suspect  # never overwrite a good checkpoint with a collapsing one
 
     def prepare(self, batch: dict) -> dict:
-        return random_flips(to_device(batch, self.world.device), self.config.run.seed, self.global_step,
-                            self.config.data.flip_probability)
+        batch = random_flips(to_device(batch, self.world.device), self.config.run.seed, self.global_step,
+                             self.config.data.flip_probability)
+        return perturb_rotations(batch, self.config.run.seed, self.global_step, self.config.data.rotation_noise_deg)
 
     def losses(self, batch: dict, step: int) -> StepResult:
         with self._autocast():

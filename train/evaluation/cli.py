@@ -14,11 +14,13 @@ from pathlib import Path
 
 from eopose.dataset import command_line
 from eopose.dataset.shard_format import DatasetFormatError
+from eopose.dataset.weights import WeightsUnavailable
 
 from eopose.model.loading import CheckpointError
 
 from ..config import ConfigError
 from .evaluate import EvalSettings, EvaluationError, evaluate
+from .rotations import ROTATION_SOURCES
 from .report import write_report
 
 
@@ -41,6 +43,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                          "download")
     command_line.add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's noise injection")
+    parser.add_argument("--rotation", choices=ROTATION_SOURCES,
+                        help="volume3d checkpoints: the relative rotation from the shards' rendered geometry or "
+                             "estimated from the two images with nocs-net (default: estimated)")
+    parser.add_argument("--nocs-weights", type=Path, help="train-nocs checkpoint for estimated rotations "
+                                                          "(RUN/checkpoints/final.pt)")
     parser.add_argument("--attach", type=Path, action="append", default=[],
                         help="image file to copy into the report and show in report.html (repeatable), e.g. "
                              "repose outputs")
@@ -56,7 +63,8 @@ def main(argv=None) -> int:
     settings = EvalSettings(checkpoint=args.checkpoint, data_dirs=args.data, split=args.split,
                             batch_size=args.batch_size, max_samples=args.max_samples,
                             lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, device=device,
-                            examples=args.examples, seed=args.seed)
+                            examples=args.examples, seed=args.seed, rotation=args.rotation,
+                            nocs_weights=args.nocs_weights)
     missing = [str(path) for path in args.attach if not path.is_file()]
     if missing:
         print(f"eval-eopose: error: --attach {missing[0]}: no such file; pass an existing image", file=sys.stderr)
@@ -64,7 +72,7 @@ def main(argv=None) -> int:
     try:
         result = evaluate(settings)
     except (EvaluationError, DatasetFormatError, ConfigError, CheckpointError, FileNotFoundError,
-            ValueError) as error:
+            ValueError, WeightsUnavailable) as error:
         print(f"eval-eopose: error: {error}", file=sys.stderr)
         return 2
     paths = write_report(result, args.out, args.attach)

@@ -23,6 +23,7 @@ from eopose.model.loading import load_trained, warp_fill
 
 from ..config import TrainConfig, config_from_dict, pair_samples
 from .baselines import METHODS, predict
+from .rotations import EstimatedRotations
 from .metric_models import Status, frechet_distance, load_metric
 from .metrics import (BLANK_COVERAGE, FOREGROUND_THRESHOLD, blank, end_point_error, masked_l1, masked_ssim, psnr,
                       silhouette_iou, ssim)
@@ -68,6 +69,8 @@ class EvalSettings:
     device: str = "cpu"
     examples: int = 8
     seed: int = 0  # the generator's noise injection draws from torch's RNG
+    rotation: str | None = None  # volume3d: "shard" | "estimated" (rotations.ROTATION_SOURCES); None: estimated
+    nocs_weights: Path | None = None  # the nocs-net checkpoint estimated rotations come from
 
 
 @dataclass
@@ -108,6 +111,20 @@ def _samples(settings: EvalSettings, config: TrainConfig) -> Subset:
     return Subset(dataset, np.unique(np.linspace(0, len(dataset) - 1, count).round().astype(int)).tolist())
 
 
+def _rotation_source(settings: EvalSettings, model, device) -> tuple[str, EstimatedRotations | None]:
+    """(where the volume3d warp's rotations come from, the estimator when they are estimated); "n/a" for flow2d."""
+    if model.warp_kind != "volume3d":
+        return "n/a (flow2d warp)", None
+    source = settings.rotation or "estimated"
+    if source == "shard":
+        return source, None
+    if settings.nocs_weights is None:
+        raise EvaluationError(f"{settings.checkpoint}: a volume3d model evaluated with estimated rotations needs "
+                              f"nocs-net weights; pass --nocs-weights RUN/checkpoints/final.pt (a train-nocs run) or "
+                              f"--rotation shard")
+    return source, EstimatedRotations(settings.nocs_weights, str(device))
+
+
 def _cell(values: list, status: str = "ok") -> dict:
     if status != "ok":
         return {"value": None, "status": status}
@@ -137,6 +154,7 @@ def evaluate(settings: EvalSettings) -> EvalResult:
     features = {name: [] for name in (*METHODS, "target")}
     categories, examples = [], []
     wanted = set(np.linspace(0, len(samples) - 1, min(settings.examples, len(samples))).round().astype(int).tolist())
+    rotation_source, estimator = _rotation_source(settings, model, device)
     torch.manual_seed(settings.seed)
     loader = DataLoader(samples, batch_size=settings.batch_size, num_workers=config.data.num_workers)
     start = time.perf_counter()
@@ -144,6 +162,8 @@ def evaluate(settings: EvalSettings) -> EvalResult:
         for batch in loader:
             categories += list(batch["category"])
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            if estimator is not None:
+                batch = estimator(batch)
             target = batch["target"]
             predictions = predict(model, warp_model, batch, background)
             for method, (image, flow) in predictions.items():
@@ -186,7 +206,8 @@ def evaluate(settings: EvalSettings) -> EvalResult:
             "split": settings.split, "samples": len(samples), "samples_in_split": len(samples.dataset),
             "group_sizes": {group: int(len(rows)) for group, rows in groups.items()},
             "resolution": config.data.resolution, "keypoint_method": config.data.keypoint_method,
-            "warp_only_checkpoint": str(warp_source), "config": config.name, "tps_lambda": config.model.tps_lambda, "device": str(device),
+            "warp_only_checkpoint": str(warp_source), "warp": config.model.warp, "rotation": rotation_source,
+            **({"rotation_estimate": estimator.summary()} if estimator is not None else {}), "config": config.name, "tps_lambda": config.model.tps_lambda, "device": str(device),
             "seconds": round(seconds, 3), "samples_per_second": round(len(samples) / max(seconds, 1e-9), 3)}
     statuses = {"lpips": str(lpips_status), "fid": str(fid_status)}
     return EvalResult(info=info, statuses=statuses, table=table, examples=examples)
