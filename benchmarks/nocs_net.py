@@ -9,11 +9,17 @@ nocs_matching.match_nocs), PCK of:
 - `right pixels only`: matching restricted to the pixels whose true NOCS error is under CONFIDENT_ERROR (a
   perfect confidence: the ceiling of confidence-aware selection);
 and per pixel the mean NOCS error (as predicted and after the best azimuth), the fraction of right pixels and the
-mean predicted confidence on right and on wrong pixels. Cost: parameters and milliseconds per 64 px image
-(batches of 32, one thread).
+mean predicted confidence on right and on wrong pixels, and the IoU of the predicted foreground with the rendered
+mask. Cost: parameters and milliseconds per 64 px image (batches of 32, one thread).
+
+`--background` puts every view on a background before the network sees it, without alpha (as a photo comes):
+`white` (the renders as eval-correspondences reads them), `random` (the loader's solid colours and gradients,
+eopose.dataset.pairs.random_background, from the view's index) or `busy` (coloured 1/f noise crossed by random
+lines, a clutter no training augmentation draws). The rendered mask still bounds the matched pixels, as
+eval-correspondences' does.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
-        --weights out/demo/nocs/checkpoints/final.pt --split test
+        --weights out/demo/nocs/checkpoints/final.pt --split test --background random
 """
 import argparse
 import math
@@ -26,7 +32,9 @@ import torch
 from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, point_errors
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
+from eopose.dataset.compositing import composite_uint8
 from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, parameter_count
+from eopose.dataset.pairs import random_background
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.splits import split_of_quad
 from eopose.train.nocs.loss import rotate_about_up
@@ -45,6 +53,37 @@ def best_azimuth(predicted: np.ndarray, true: np.ndarray, mask: np.ndarray) -> t
     return turned[best].permute(1, 2, 0).numpy(), float(mean[best])
 
 
+def busy_background(seed: int, index: int, size: int) -> np.ndarray:
+    """float32 [size, size, 3] in [0, 1]: coloured 1/f noise (random phases, amplitude falling as 1/frequency)
+    crossed by 3-12 random straight lines, drawn from (seed, index)."""
+    rng = np.random.default_rng([seed, index, 7])
+    frequency = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))
+    spectrum = np.exp(2j * np.pi * rng.random((3, size, size))) / np.maximum(frequency, 1.0 / size)
+    noise = np.real(np.fft.ifft2(spectrum)).transpose(1, 2, 0)
+    noise = (noise - noise.min(axis=(0, 1))) / np.ptp(noise, axis=(0, 1))
+    image = np.clip(rng.uniform(0.2, 0.8, 3) + rng.uniform(0.3, 1.0) * (noise - 0.5), 0, 1)
+    ys, xs = np.mgrid[:size, :size] + 0.5
+    for _ in range(int(rng.integers(3, 13))):
+        angle, offset, width = rng.uniform(0, np.pi), rng.uniform(0, size), rng.uniform(0.5, 3.0)
+        on_line = np.abs(xs * np.cos(angle) + ys * np.sin(angle) - offset) < width
+        image[on_line] = rng.random(3)
+    return image.astype(np.float32)
+
+
+def on_background(rgba: np.ndarray, kind: str, quad: int) -> np.ndarray:
+    """uint8 RGBA views [V, H, W, 4] -> the same views on `kind`'s background with alpha 255 (no alpha)."""
+    if kind == "white":
+        return rgba
+    out = rgba.copy()
+    for view in range(len(rgba)):
+        size = rgba.shape[1]
+        back = (random_background(0, 4 * quad + view, size, size).transpose(1, 2, 0) if kind == "random"
+                else busy_background(0, 4 * quad + view, size))
+        out[view, ..., :3] = composite_uint8(rgba[view], back * 255.0)
+    out[..., 3] = 255
+    return out
+
+
 def milliseconds_per_image(net, resolution: int, batch: int = 32) -> float:
     images = torch.rand(batch, 3, resolution, resolution)
     with torch.inference_mode():
@@ -59,22 +98,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--weights", type=Path, required=True, help="a train-nocs RUN/checkpoints/final.pt")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="train, val, test or all")
+    parser.add_argument("--background", default="white", choices=("white", "random", "busy"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     method = build_method("nocs-net", weights=args.weights)
     data = open_dataset(args.data)
     model_ids = data.column("model_id")
-    quads = [index for index in range(len(data)) if split_of_quad(model_ids[index]) == args.split]
+    quads = [index for index in range(len(data))
+             if args.split == "all" or split_of_quad(model_ids[index]) == args.split]
     variants = ("nocs-net", "no confidence", "azimuth fixed", "right pixels only")
     errors = {name: [] for name in variants}
     points = dict.fromkeys(variants, 0)
-    pixel_error, fixed_error, right_fraction, on_right, on_wrong = [], [], [], [], []
+    pixel_error, fixed_error, right_fraction, on_right, on_wrong, mask_iou = [], [], [], [], [], []
     for index in quads:
         record = data.read(index, GEOMETRY)
-        state = method.prepare({name: record[name][None] for name in ("rgba", "mask")})
-        nocs, mask, confidence = state["nocs"][0], state["mask"][0], state["confidence"][0]
+        rgba = on_background(record["rgba"], args.background, index)
+        state = method.prepare({"rgba": rgba[None], "mask": np.ones_like(record["mask"])[None]})
+        nocs, predicted, confidence = state["nocs"][0], state["mask"][0], state["confidence"][0]
         true, inside = record["nocs"].astype(np.float32), record["mask"] > 0
+        mask_iou += [(p & t).sum() / max((p | t).sum(), 1) for p, t in zip(predicted, inside)]
+        mask = predicted & inside  # the method's foreground: the given mask and the predicted one
         error = np.linalg.norm(nocs - true, axis=-1)
         right = error < CONFIDENT_ERROR
         fixed = []
@@ -97,7 +141,7 @@ def main() -> None:
                 errors[name].append(point_errors(record, a, b, points_a, points_b, valid)[0])
                 points[name] += int(valid.sum())
     size = int(max(record["mask"].shape[1:]))
-    print(f"nocs-net on {args.data} split {args.split}: {len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
+    print(f"nocs-net on {args.data} split {args.split}, {args.background} background: {len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
           f"{parameter_count(method.net):,} parameters, "
           f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "
           f"{method.net.config.resolution} px image (one thread)")
@@ -107,7 +151,8 @@ def main() -> None:
         print(f"{name:18s} {scores[0.05]:8.3f} {scores[0.10]:8.3f} {points[name]:6d}")
     print(f"per pixel: NOCS error {np.mean(pixel_error):.3f} mean ({np.mean(fixed_error):.3f} after the best azimuth), "
           f"{np.mean(right_fraction):.2f} of pixels within {CONFIDENT_ERROR}; mean confidence "
-          f"{np.concatenate(on_right).mean():.2f} on those, {np.concatenate(on_wrong).mean():.2f} on the others")
+          f"{np.concatenate(on_right).mean():.2f} on those, {np.concatenate(on_wrong).mean():.2f} on the others; "
+          f"predicted foreground IoU {np.mean(mask_iou):.3f} with the rendered mask")
 
 
 if __name__ == "__main__":
