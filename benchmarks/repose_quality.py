@@ -1,12 +1,15 @@
 """`repose` on images it never saw, against their true renders: masked L1 and silhouette IoU per method.
 
-Takes quadruplets of a rendered folder (e.g. a held-out style), reposes appearance M1c1 into the pose of M2c2
-through the full `repose` path (PNG-like RGBA in, keypoints computed on the fly by the chosen method, output at
-the appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
-appearance image returned unchanged) is the floor.
+Takes quadruplets of a rendered folder (a held-out style, or renders with `--lighting random --camera random`:
+the "your own photos" figure), reposes appearance M1c1 into the pose of M2c2 through the full `repose` path
+(RGBA in, keypoints and, for a volume3d checkpoint, the rotation computed on the fly by nocs-net, output at the
+appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
+appearance image returned unchanged) is the floor. `--plain-backgrounds` drops the alpha channel and puts each
+input on a random plain colour, so `repose` must find the object itself (its border estimate). A pair `repose`
+refuses (one-line ReposeError) scores as the identity, and the refusals are counted.
 
     .venv/bin/python benchmarks/repose_quality.py --data out/demo/urns --checkpoint out/demo/run/checkpoints/final.pt \\
-        --weights out/demo/nocs/checkpoints/final.pt --pairs 20
+        --weights out/demo/nocs/checkpoints/final.pt --pairs 24
 """
 import argparse
 from pathlib import Path
@@ -16,10 +19,18 @@ import torch
 
 from eopose.dataset.compositing import composite
 from eopose.dataset.shard_format import open_dataset
-from eopose.train.evaluation.metrics import masked_l1, silhouette_iou
-from eopose.train.inference.repose import Reposer
+from eopose.train.evaluation.metrics import masked_l1, masked_ssim, silhouette_iou
+from eopose.train.inference.repose import Reposer, ReposeError
 
 WHITE = (1.0, 1.0, 1.0)
+
+
+def on_plain_colour(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Opaque RGBA: `rgba` composited on a random plain colour (what a product photo without alpha looks like)."""
+    colour = rng.uniform(0.0, 1.0, size=3)
+    rgb, _ = composite(rgba, tuple(colour))
+    pixels = np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
 
 
 def main() -> None:
@@ -29,22 +40,33 @@ def main() -> None:
     parser.add_argument("--method", help="keypoint method (default: the checkpoint's image method)")
     parser.add_argument("--weights", type=Path, help="weights of the keypoint method (nocs-net checkpoint, ViT)")
     parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--plain-backgrounds", action="store_true", help="inputs without alpha on plain colours")
     args = parser.parse_args()
     data = open_dataset(args.data)
     reposer = Reposer(args.checkpoint, args.method, args.weights)
-    scores = {"repose": ([], []), "identity": ([], [])}
+    rng = np.random.default_rng(0)
+    scores = {"repose": ([], [], []), "identity": ([], [], [])}
+    refused = 0
     for quad in range(min(args.pairs, len(data))):
         views = data.read(quad, ["rgba"])["rgba"]  # M1c1, M1c2, M2c1, M2c2
         target, mask = composite(views[1], WHITE)
         appearance, _ = composite(views[0], WHITE)
-        output = torch.from_numpy(reposer(views[0], views[3]).output).permute(2, 0, 1).float() / 255
+        inputs = (views[0], views[3]) if not args.plain_backgrounds else \
+            (on_plain_colour(views[0], rng), on_plain_colour(views[3], rng))
+        try:
+            output = torch.from_numpy(reposer(*inputs).output).permute(2, 0, 1).float() / 255
+        except ReposeError:
+            refused += 1
+            output = appearance
         for name, image in (("repose", output), ("identity", appearance)):
-            scores[name][0].append(float(masked_l1(image[None], target[None], mask[None])))
-            scores[name][1].append(float(silhouette_iou(image[None], mask[None], WHITE)))
-    print(f"{args.data}: {len(scores['repose'][0])} pairs M1c1 -> pose of M2c2 vs true M1c2 "
-          f"(keypoints: {reposer.method_name})")
-    for name, (l1, iou) in scores.items():
-        print(f"  {name:9s} masked L1 {np.mean(l1):.4f}  silhouette IoU {np.mean(iou):.4f}")
+            scores[name][0].append(float(masked_ssim(image[None], target[None], mask[None], WHITE)))
+            scores[name][1].append(float(masked_l1(image[None], target[None], mask[None])))
+            scores[name][2].append(float(silhouette_iou(image[None], mask[None], WHITE)))
+    print(f"{args.data}: {len(scores['repose'][0])} pairs M1c1 -> pose of M2c2 vs true M1c2 (keypoints: "
+          f"{reposer.method_name}{', plain backgrounds' if args.plain_backgrounds else ''}; refused: {refused})")
+    for name, (ssim_values, l1, iou) in scores.items():
+        print(f"  {name:9s} masked SSIM {np.mean(ssim_values):.4f}  masked L1 {np.mean(l1):.4f}  "
+              f"silhouette IoU {np.mean(iou):.4f}")
 
 
 if __name__ == "__main__":

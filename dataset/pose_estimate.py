@@ -185,7 +185,7 @@ def fit_view_pose(nocs: np.ndarray, mask: np.ndarray, confidence: np.ndarray | N
                       [None if intrinsics is None else np.asarray(intrinsics, np.float64)], IRLS_ITERATIONS)
     rotation, inliers = fit.rotation[0], fit.residual_px[0] < threshold ** 2
     depth = design[inliers, :3] @ rotation[2]
-    return ViewPose(rotation, float(fit.scale[0]), int(inliers.sum()), len(pixels), float(np.mean(depth < 0)),
+    return ViewPose(rotation, float(fit.scale[0]), int(inliers.sum()), len(pixels), float(np.mean(depth < 0)) if len(depth) else float("nan"),
                     float(fit.cost[0]), True)
 
 

@@ -26,8 +26,8 @@ in the new pose (docs/architecture.md, "Visibility and the 3-D warp"). This modu
 * Refine: 3-D convolutions on the turned features and B's hull, depth folded into channels, and a 2-D Skip-UNet at H x W over
   them, the rendered maps, Ia warped by the rendered flow, and the pose image with its mask (object B in the target
   pose: a shape prior aligned with the target) predict residuals of the flow, silhouette and visibility logits
-  (zero-initialised) and the colour of the parts hidden in Ia. Iwrp is composed as in the 2-D warp module:
-  ``S (V warp(Ia, flow) + (1 - V) colour) + (1 - S) background``.
+  (zero-initialised) and the colour of the parts hidden in Ia. Iwrp is composed as in the 2-D warp module,
+  ``S (V warp(Ia, flow) + (1 - V) colour) + (1 - S) background``, with a hard silhouette S (hard_silhouette).
 * Geometry (coordinates, rotation, compositing, sampling) runs in float32 even under autocast.
 """
 from __future__ import annotations
@@ -108,6 +108,14 @@ def exclusive_transmittance(occupancy: torch.Tensor) -> torch.Tensor:
 def composite_weights(occupancy: torch.Tensor) -> torch.Tensor:
     """Front-to-back compositing weights o_d T_d [B, 1, D, h, w]; their sum over depth is the silhouette."""
     return occupancy * exclusive_transmittance(occupancy)
+
+
+def hard_silhouette(logits: torch.Tensor) -> torch.Tensor:
+    """The silhouette Iwrp is composed with: 0 or 1 (logit > 0) forward, the sigmoid's gradient backward (a
+    straight-through estimator, Bengio et al. 2013). A soft edge would leave a halo of half-background pixels
+    around the object, which reads as object outside the target's silhouette."""
+    soft = torch.sigmoid(logits)
+    return (logits > 0).to(soft.dtype) + soft - soft.detach()
 
 
 def rotate_volume(volume: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
@@ -235,7 +243,7 @@ class VolumeWarp(nn.Module):
             silhouette_logits = _logit(silhouette_geo) + logit_delta[:, :1]
             visibility_logits = _logit(visibility_geo) + logit_delta[:, 1:]
             fill = (mean_colour(appearance, mask_a) + torch.tanh(colour_delta)).clamp(0, 1)
-            composed = compose(warped, fill, torch.sigmoid(silhouette_logits), torch.sigmoid(visibility_logits),
+            composed = compose(warped, fill, hard_silhouette(silhouette_logits), torch.sigmoid(visibility_logits),
                                self.background)
         return WarpOutput(flows=[flow_geo, flow], warped=[warped_geo, warped], native_flows=[flow_geo, flow],
                           prior=flow_geo, silhouette_logits=silhouette_logits, visibility_logits=visibility_logits,

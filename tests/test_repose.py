@@ -202,3 +202,23 @@ def test_bunched_keypoints_warn(assets, monkeypatch, capsys):
     assert repose_main(_single(assets, root / "appearance.png", root / "pose-alpha.png", "bunched.png")) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("repose: warning:")]
     assert len(warnings) == 1 and "bunch on one part of the object" in warnings[0]
+
+
+def test_volume3d_checkpoint_reposes_with_nocs_net_rotations(assets, tmp_path, capsys):
+    """A volume3d checkpoint gets its rotation from nocs-net's canonical coordinates of the two images; with
+    any other keypoint method it refuses in one line."""
+    config = load_config("demo")
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "volume3d.pt", {
+        "model": build_model(config.model, config.data.background).state_dict(), "config": config.to_dict(),
+        "stages": ["warp", "gen"], "progress": {}})
+    root = assets["root"]
+    out = tmp_path / "reposed.png"
+    argv = ["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose-alpha.png"), "--out", str(out),
+            "--checkpoint", str(checkpoint)]
+    assert repose_main(argv + ["--method", "nocs-net", "--weights", str(assets["nocs_net"])]) == 0
+    assert Image.open(out).size == (100, 64)
+    capsys.readouterr()
+    assert repose_main(argv + ["--method", "dino", "--weights", str(assets["weights"]), "--load-size", "48"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "volume3d" in error[0] and "--method nocs-net" in error[0]

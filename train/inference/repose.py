@@ -19,10 +19,11 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
 3. Keypoints: the keypoint cache's own dino / dinov2 / nocs-net method (dataset.keypoints.methods: the same
    presets, the same matching, channels in raster order of the appearance points) on the two R x R views
    composited on white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
-4. EOPose on (A, P, Pa, Pp) at R x R; the output is in the pose image's square frame. It is resized to the
-   appearance image's padded square and cropped to the appearance image's box, so the output has the
-   appearance image's original size; where the two aspect ratios differ the pose's framing decides where
-   the object lands. The output is RGB on the model's background colour.
+4. EOPose on (A, P, Pa, Pp) at R x R (a volume3d checkpoint also gets the relative rotation, pivot and camera
+   depth estimated from nocs-net's canonical coordinates of the two views, eopose.dataset.image_pose); the
+   output is in the pose image's square frame. It is resized to the appearance image's padded square and
+   cropped to the appearance image's box, so the output has the appearance image's original size; where the
+   two aspect ratios differ the pose's framing decides where the object lands. The output is RGB on the model's background colour.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from eopose.dataset.keypoints.accuracy import coverage_distance
 from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
 from eopose.dataset.compositing import composite
+from eopose.dataset.image_pose import estimate_pose_inputs
 
 from ..evaluation.evaluate import load_for_evaluation
 from ..evaluation.report import display_scale, with_points
@@ -156,6 +158,11 @@ class Reposer:
         self.keypoints = build_method(self.method_name, weights=weights, preset=preset, load_size=load_size,
                                       k=self.config.model.num_points, seed=seed, device=str(self.device), batch_size=2)
         self.seed = seed
+        self.nocs_net = getattr(self.keypoints, "net", None)  # the volume3d warp's rotation comes from its NOCS
+        if self.model.warp_kind == "volume3d" and self.nocs_net is None:
+            raise ReposeError(f"{checkpoint}: a volume3d checkpoint estimates the rotation from nocs-net's canonical "
+                              f"coordinates; pass --method nocs-net --weights RUN/checkpoints/final.pt (a train-nocs "
+                              f"run)")
 
     @torch.no_grad()
     def __call__(self, appearance_rgba: np.ndarray, pose_rgba: np.ndarray,
@@ -184,9 +191,14 @@ class Reposer:
         points_a, points_p, valid = (torch.from_numpy(array[0, 0][order]).to(self.device)
                                      for array in (points_a, points_p, valid))
         (appearance, mask_a), (pose, mask_p) = ((rgb.to(self.device), alpha.to(self.device)) for rgb, alpha in inputs)
+        pose_inputs = {}
+        if self.model.warp_kind == "volume3d":
+            rgba = np.concatenate([rows["rgba"][0, ..., :3], rows["mask"][0, ..., None] * 255], axis=-1)
+            estimate = estimate_pose_inputs(self.nocs_net, rgba[:1], rgba[1:], str(self.device))
+            pose_inputs = {key: estimate[key].to(self.device) for key in ("rotation", "pivot", "camera_depth")}
         torch.manual_seed(self.seed)  # the generator's noise injection
         result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None], mask_a[None],
-                            mask_p[None])
+                            mask_p[None], **pose_inputs)
         side = square_a.shape[0]
         square_out = F.interpolate(result.output.clamp(0, 1), size=(side, side), mode="bilinear",
                                    antialias=True, align_corners=False)[0]
