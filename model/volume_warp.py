@@ -27,7 +27,9 @@ in the new pose (docs/architecture.md, "Visibility and the 3-D warp"). This modu
   them, the rendered maps, Ia warped by the rendered flow, and the pose image with its mask (object B in the target
   pose: a shape prior aligned with the target) predict residuals of the flow, silhouette and visibility logits
   (zero-initialised) and the colour of the parts hidden in Ia. Iwrp is composed as in the 2-D warp module,
-  ``S (V warp(Ia, flow) + (1 - V) colour) + (1 - S) background``, with a hard silhouette S (hard_silhouette).
+  ``S (V warp(Ia, flow) + (1 - V) colour) + (1 - S) background``. (Composing with a hard, straight-through
+  silhouette raised the warp's IoU on the demo's test vases after 400 steps from 0.654 to 0.695 but lowered masked
+  SSIM from 0.310 to 0.260: the soft edge is kept.)
 * Geometry (coordinates, rotation, compositing, sampling) runs in float32 even under autocast.
 """
 from __future__ import annotations
@@ -110,14 +112,6 @@ def composite_weights(occupancy: torch.Tensor) -> torch.Tensor:
     return occupancy * exclusive_transmittance(occupancy)
 
 
-def hard_silhouette(logits: torch.Tensor) -> torch.Tensor:
-    """The silhouette Iwrp is composed with: 0 or 1 (logit > 0) forward, the sigmoid's gradient backward (a
-    straight-through estimator, Bengio et al. 2013). A soft edge would leave a halo of half-background pixels
-    around the object, which reads as object outside the target's silhouette."""
-    soft = torch.sigmoid(logits)
-    return (logits > 0).to(soft.dtype) + soft - soft.detach()
-
-
 def rotate_volume(volume: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
     """Trilinear samples of `volume` [B, C, D, h, w] at frustum `coordinates` [B, D, h, w, 3]; 0 outside."""
     return F.grid_sample(volume, coordinates, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -153,8 +147,8 @@ class VolumeWarp(nn.Module):
         self.channels, self.depth_bins, self.volume_size = channels, depth_bins, volume_size
         self.background = background
         self.lift_stem = _conv(6, base_channels)
-        self.lift_head = nn.Conv2d(2 * base_channels, channels * depth_bins, 3, 1, 1)
         self.lift_body = _conv(base_channels, 2 * base_channels)
+        self.lift_head = nn.Conv2d(2 * base_channels, channels * depth_bins, 3, 1, 1)
         self.source_convs = nn.Sequential(_conv3d(channels, channels), _conv3d(channels, channels))
         self.source_occupancy = _zero_init(nn.Conv3d(channels, 1, 3, 1, 1))
         # turned features, occupancy and Ia's transmittance, plus the pose image's hull (object B in the target pose)
@@ -243,7 +237,7 @@ class VolumeWarp(nn.Module):
             silhouette_logits = _logit(silhouette_geo) + logit_delta[:, :1]
             visibility_logits = _logit(visibility_geo) + logit_delta[:, 1:]
             fill = (mean_colour(appearance, mask_a) + torch.tanh(colour_delta)).clamp(0, 1)
-            composed = compose(warped, fill, hard_silhouette(silhouette_logits), torch.sigmoid(visibility_logits),
+            composed = compose(warped, fill, torch.sigmoid(silhouette_logits), torch.sigmoid(visibility_logits),
                                self.background)
         return WarpOutput(flows=[flow_geo, flow], warped=[warped_geo, warped], native_flows=[flow_geo, flow],
                           prior=flow_geo, silhouette_logits=silhouette_logits, visibility_logits=visibility_logits,
