@@ -39,7 +39,7 @@ class EOPoseOutput(NamedTuple):
         return self.warp.flows[-1]
 
     @property
-    def warped(self) -> torch.Tensor:
+    def composed(self) -> torch.Tensor:
         """Iwrp [B, 3, H, W]: Ia warped by the final flow, composed with the predicted silhouette and
         visibility (eopose.model.warp_module)."""
         return self.warp.composed

@@ -12,10 +12,10 @@ visibility of each target pixel in Ia.
   the network predicts a residual: ``num_flows`` = K residual maps on the last K decoder outputs, each twice
   the size of the previous, the last at H x W; level l > 0 refines the bilinearly x2-upsampled residual of
   level l-1, which its head sees in grid units (like its unit-scale features). Every residual is
-  convex-upsampled to H x W (RAFT, Teed & Deng 2020; mask head scaled by 0.25 as in RAFT's
-  ``mask = .25 * self.mask(net)``) and added to the TPS flow; the residual heads start at zero, so an
-  untrained module warps exactly like TPS.
-* Silhouette and visibility logits at H x W: a head on the finest decoder features plus a prior (the
+  convex-upsampled to H x W (RAFT, Teed & Deng 2020; the upsampling-weight head, RAFT's "mask" head, scaled by
+  0.25 as in RAFT's ``mask = .25 * self.mask(net)``) and added to the TPS flow; the residual heads start at zero,
+  so an untrained module warps exactly like TPS.
+* Silhouette and visibility logits at H x W: the shape heads on the finest decoder features plus a prior (the
   silhouette follows Ia's mask warped by the final flow; visibility starts mostly visible).
 * Iwrp composes them: ``S * (V * warp(Ia) + (1 - V) * fill) + (1 - S) * background``, with fill the mean
   colour of Ia's foreground: texture where the target pixel is visible in Ia, a neutral colour where it is
@@ -26,6 +26,7 @@ visibility of each target pixel in Ia.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import torch
@@ -33,10 +34,13 @@ from torch import nn
 
 from .flow import convex_upsample, flow_to_normalised, upsample_flow_bilinear, warp
 
-# RAFT (Teed & Deng 2020) scales the upsampling-mask logits by 0.25 "to balance gradients".
-MASK_SCALE = 0.25
+# RAFT (Teed & Deng 2020) scales the upsampling-weight ("mask") logits by 0.25 "to balance gradients".
+UPSAMPLE_WEIGHT_SCALE = 0.25
 SILHOUETTE_PRIOR_GAIN = 8.0  # logit = gain * (warped mask - 0.5): 0.98 inside Ia's warped mask, 0.02 outside
 VISIBILITY_PRIOR_LOGIT = 2.0  # sigmoid(2) = 0.88: start by trusting the warp; the head learns occlusions
+# parameter names of checkpoints saved before the heads were renamed (_rename_old_keys)
+OLD_KEY_NAMES = ((re.compile(r"^mask_heads\."), "shape_heads."),
+                 (re.compile(r"^(levels\.\d+\.)mask_head\."), r"\1upsample_head."))
 
 
 class WarpOutput(NamedTuple):
@@ -101,26 +105,26 @@ class SkipUNet(nn.Module):
 
 
 class FlowLevel(nn.Module):
-    """Residual flow head (zero-initialised) and convex-upsampling mask head of one pyramid level."""
+    """Residual flow head (zero-initialised) and convex-upsampling weight head of one pyramid level."""
 
     def __init__(self, channels: int, factor: int):
         super().__init__()
         self.factor = factor
         self.flow_head = nn.Sequential(_conv(channels + 2, channels), _zero_init(nn.Conv2d(channels, 2, 3, 1, 1)))
-        self.mask_head = None
+        self.upsample_head = None
         if factor > 1:  # RAFT's mask head: 3x3 conv, ReLU, 1x1 conv to 9 * factor^2
-            self.mask_head = nn.Sequential(nn.Conv2d(channels, 2 * channels, 3, 1, 1), nn.ReLU(),
+            self.upsample_head = nn.Sequential(nn.Conv2d(channels, 2 * channels, 3, 1, 1), nn.ReLU(),
                                            nn.Conv2d(2 * channels, 9 * factor * factor, 1))
 
     def forward(self, features: torch.Tensor, prior: torch.Tensor):
         """(residual at this level's resolution, residual at H x W), both float32 pixels."""
         delta = self.flow_head(torch.cat([features, flow_to_normalised(prior).to(features.dtype)], dim=1))
-        mask = None if self.mask_head is None else MASK_SCALE * self.mask_head(features)
+        weights = None if self.upsample_head is None else UPSAMPLE_WEIGHT_SCALE * self.upsample_head(features)
         with torch.autocast(features.device.type, enabled=False):
             flow = prior + delta.float()
-            if mask is None:
+            if weights is None:
                 return flow, flow
-            return flow, convex_upsample(flow, mask.float(), self.factor)
+            return flow, convex_upsample(flow, weights.float(), self.factor)
 
 
 class WarpModule(nn.Module):
@@ -140,7 +144,8 @@ class WarpModule(nn.Module):
             FlowLevel(decoder_widths[depth - num_flows + l], 2 ** (num_flows - 1 - l))
             for l in range(num_flows))
         finest = self.unet.widths[0]
-        self.mask_heads = nn.Sequential(_conv(finest + 1, finest), _zero_init(nn.Conv2d(finest, 2, 3, 1, 1)))
+        self.shape_heads = nn.Sequential(_conv(finest + 1, finest), _zero_init(nn.Conv2d(finest, 2, 3, 1, 1)))
+        self.register_load_state_dict_pre_hook(_rename_old_keys)
 
     def forward(self, appearance: torch.Tensor, pose: torch.Tensor, heatmaps_a: torch.Tensor,
                 heatmaps_p: torch.Tensor, mask_a: torch.Tensor, mask_p: torch.Tensor,
@@ -171,12 +176,23 @@ class WarpModule(nn.Module):
                 warped.append(warp(appearance, flow, fill=self.background))
         with torch.autocast(appearance.device.type, enabled=False):
             warped_mask = warp(mask_a, flows[-1], fill=0.0)
-        logits = self.mask_heads(torch.cat([finest, warped_mask.to(finest.dtype)], dim=1)).float()
+        logits = self.shape_heads(torch.cat([finest, warped_mask.to(finest.dtype)], dim=1)).float()
         silhouette_logits = logits[:, :1] + SILHOUETTE_PRIOR_GAIN * (warped_mask - 0.5)
         visibility_logits = logits[:, 1:] + VISIBILITY_PRIOR_LOGIT
         composed = compose(warped[-1], mean_colour(appearance, mask_a), torch.sigmoid(silhouette_logits),
                            torch.sigmoid(visibility_logits), self.background)
         return WarpOutput(flows, warped, native, prior, silhouette_logits, visibility_logits, composed)
+
+
+def _rename_old_keys(module, state_dict, prefix, *_) -> None:
+    """Loads checkpoints saved before the heads' renaming: `mask_heads` -> `shape_heads` (silhouette and
+    visibility) and `levels.N.mask_head` -> `levels.N.upsample_head` (convex-upsampling weights)."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        name = key[len(prefix):]
+        for old, new in OLD_KEY_NAMES:
+            name = old.sub(new, name)
+        if prefix + name != key:
+            state_dict[prefix + name] = state_dict.pop(key)
 
 
 def mean_colour(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -200,9 +200,26 @@ def test_untrained_model_warps_like_tps_and_generator_returns_its_warp():
         out = run(model, batch)
     assert torch.equal(out.flow, out.warp.prior)  # zero-initialised residual heads: exactly the TPS flow
     assert out.warp.prior.abs().max() > 1  # ... which is not the identity
-    assert torch.equal(out.output, out.warped)  # zero-initialised residual: an untrained EOPose == its warp
+    assert torch.equal(out.output, out.composed)  # zero-initialised residual: an untrained EOPose == its warp
     tps_image = warp(batch["appearance"], out.warp.prior, fill=1.0)
     assert torch.equal(out.warp.warped[-1], tps_image)
+
+
+def test_a_state_dict_saved_under_the_old_head_names_loads():
+    trained = tiny_model(seed=1)
+    with torch.no_grad():  # non-zero heads, so a head left at its init would change the output
+        for param in trained.warp.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    old_names = {}
+    for key, value in trained.state_dict().items():
+        key = key.replace("warp.shape_heads.", "warp.mask_heads.").replace(".upsample_head.", ".mask_head.")
+        old_names[key] = value
+    assert "warp.mask_heads.0.0.weight" in old_names and "warp.levels.1.mask_head.0.weight" in old_names
+    loaded = tiny_model(seed=2)
+    loaded.load_state_dict(old_names)  # strict: every renamed key found its parameter
+    batch = random_batch(1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(run(loaded, batch).composed, run(trained, batch).composed)
 
 
 def test_composition_uses_silhouette_visibility_and_fill():

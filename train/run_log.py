@@ -74,10 +74,10 @@ class RunLog:
         sheet_rows = []
         for i in range(min(rows, len(batch["appearance"]))):
             valid = batch["valid"][i]
-            generated = (outputs.output if outputs.output is not None else outputs.warped)[i]
+            generated = (outputs.output if outputs.output is not None else outputs.composed)[i]
             sheet_rows.append([draw_points(batch["appearance"][i], batch["points_a"][i], valid),
                                draw_points(batch["pose"][i], batch["points_p"][i], valid),
-                               outputs.warped[i].float(), generated.float(), batch["target"][i]])
+                               outputs.composed[i].float(), generated.float(), batch["target"][i]])
         sheet = grid(sheet_rows, labels=GRID_LABELS)
         path = save_png(sheet, self.run_dir / "samples" / f"{stage}-{step:06d}.png")
         self._writer.add_image(f"{stage}/samples", np.asarray(sheet), global_step, dataformats="HWC")

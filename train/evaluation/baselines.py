@@ -43,11 +43,11 @@ def predict(model, warp_model, batch: dict, background: float) -> dict:
     appearance = batch["appearance"]
     inputs = batch_inputs(batch)
     result = model(**inputs)
-    warped = result if warp_model is model else warp_model(**inputs, with_generator=False)
+    warp_only = result if warp_model is model else warp_model(**inputs, with_generator=False)
     height, width = appearance.shape[-2:]
     flow_tps = model.prior_flow(batch["points_a"], batch["points_p"], batch["valid"], height, width)
     methods = {"tps": (warp(appearance, flow_tps, fill=background), flow_tps),
-               "warp_only": (warped.warped, warped.flow),
+               "warp_only": (warp_only.composed, warp_only.flow),
                "identity": (appearance, torch.zeros_like(flow_tps))}
     if "flow_gt" in batch:
         methods["oracle"] = (oracle(batch, background), batch["flow_gt"])
