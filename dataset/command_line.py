@@ -130,11 +130,7 @@ def folder(text: str) -> Path:
 
 def existing_folder(text: str) -> Path:
     """argparse type: a folder that must exist (input folders such as a folder of meshes)."""
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} {'is a file' if path.exists() else 'does not exist'}; "
-                                         f"pass an existing folder")
-    return path
+    return _existing(text, "folder")
 
 
 def dataset_folder(text: str) -> Path:
@@ -151,11 +147,18 @@ def dataset_folder(text: str) -> Path:
 
 def existing_file(text: str) -> Path:
     """argparse type: a file that must exist (weights, manifests, configs)."""
+    return _existing(text, "file")
+
+
+def _existing(text: str, kind: str) -> Path:
+    """`text` as a Path if it names an existing `kind` ("file" or "folder"), else the argparse error saying what
+    it names instead."""
     path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text} {'is a folder' if path.is_dir() else 'does not exist'}; "
-                                         f"pass an existing file")
-    return path
+    if path.is_file() if kind == "file" else path.is_dir():
+        return path
+    what = ("does not exist" if not path.exists() else "is a folder" if path.is_dir() else "is a file"
+            if path.is_file() else "is neither a file nor a folder")
+    raise argparse.ArgumentTypeError(f"{text} {what}; pass an existing {kind}")
 
 
 def add_device_argument(parser: argparse.ArgumentParser, help: str = "where to compute: auto picks CUDA when "

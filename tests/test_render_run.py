@@ -51,12 +51,16 @@ def make_glb(path, k):
     mesh.export(path)
 
 
-@pytest.fixture(scope="module")
-def mesh_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("meshes")
+def vase_meshes(folder):
+    """`folder` with four vertex-coloured GLBs named like training-split vases."""
     for k, name in enumerate(train_ids("vase", 4)):
         make_glb(folder / f"{name}.glb", k)
     return folder
+
+
+@pytest.fixture(scope="module")
+def mesh_dir(tmp_path_factory):
+    return vase_meshes(tmp_path_factory.mktemp("meshes"))
 
 
 def render_cli(*args, env=None, **kwargs):

@@ -16,17 +16,14 @@ from eopose.render.run import read_failures
 if importlib.util.find_spec("bpy") is None:  # found, not imported: bpy stays out of the test process
     pytest.skip("bpy (Blender as a Python module) is not installed", allow_module_level=True)
 pytest.importorskip("trimesh")
-from test_render_run import FAST, alpha_mask_shifts, make_glb, reprojection_errors, train_ids  # noqa: E402
+from test_render_run import FAST, alpha_mask_shifts, reprojection_errors, train_ids, vase_meshes  # noqa: E402
 
 VARIED = ["--lighting", "random", "--camera", "random"]
 
 
 @pytest.fixture(scope="module")
 def meshes(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("variation-meshes")
-    for k, name in enumerate(train_ids("vase", 4)):
-        make_glb(folder / f"{name}.glb", k)
-    return folder
+    return vase_meshes(tmp_path_factory.mktemp("variation-meshes"))
 
 
 def render(out, mesh_dir, quads, *extra):

@@ -82,9 +82,6 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         device = command_line.resolve_device(args.device)
-    except command_line.UsageError as error:
-        return command_line.fail("repose", error)
-    try:
         jobs = ([(args.appearance, args.pose, args.out)] if args.appearance
                 else read_pairs(args.pairs, args.out_dir))
         for appearance, pose, _ in jobs:
@@ -102,10 +99,9 @@ def main(argv=None) -> int:
             written = save_outputs(result, out, args.show_keypoints)
             print(f"repose: {out} ({int(result.valid.sum())} keypoint pairs; foreground: {appearance.name} "
                   f"{how_a}, {pose.name} {how_p})" + (f"; keypoints {written[1]}" if len(written) > 1 else ""))
-    except (ReposeError, WeightsUnavailable, EvaluationError, ConfigError, CheckpointError, FileNotFoundError,
-            ValueError) as error:
-        print(f"repose: error: {error}", file=sys.stderr)
-        return 2
+    except (command_line.UsageError, ReposeError, WeightsUnavailable, EvaluationError, ConfigError, CheckpointError,
+            FileNotFoundError, ValueError) as error:
+        return command_line.fail("repose", error)
     return 0
 
 
