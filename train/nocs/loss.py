@@ -41,9 +41,13 @@ def nocs_loss(output: NocsNetOutput, target: torch.Tensor, mask: torch.Tensor, s
     """(loss, terms) for a NocsNet output, targets [B, 3, H, W] / [B, 1, H, W] and symmetric [B]."""
     predicted = output.nocs
     angles = torch.arange(config.symmetry_steps, device=predicted.device) * (2 * math.pi / config.symmetry_steps)
-    targets = rotate_about_up(target, angles)  # [S, B, 3, H, W]; angle 0 is the exact target
+    inside = mask[:, 0] > 0  # the errors are taken over foreground pixels only: gather them once
+    view = torch.arange(len(mask), device=mask.device)[:, None, None].expand_as(inside)[inside]
+    points = predicted.permute(0, 2, 3, 1)[inside].T  # [3, N]
+    turned = rotate_about_up(target.permute(0, 2, 3, 1)[inside].T[None, :, :, None], angles)[:, 0, :, :, 0]
+    per_pixel = (points[None] - turned).abs().mean(dim=1)  # [S, N]; angle 0 is the exact target
     pixels = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
-    errors = ((predicted[None] - targets).abs().mean(dim=2, keepdim=True) * mask[None]).sum(dim=(2, 3, 4)) / pixels
+    errors = per_pixel.new_zeros(len(angles), len(mask)).index_add_(1, view, per_pixel) / pixels
     exact = errors[0]
     best = torch.where(symmetric, errors.min(dim=0).values, exact)
     weight = (mask.sum(dim=(1, 2, 3)) > 0).float()  # views with an object (augmentation never removes it all)
