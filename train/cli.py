@@ -16,7 +16,7 @@ from eopose.dataset.shard_format import DatasetFormatError
 from eopose.dataset.weights import WeightsUnavailable
 
 from .config import ConfigError, load_config
-from .distributed import close_world, init_world
+from .distributed import joined_world
 from .loop import NonFiniteLoss, TrainingError
 from .trainer import GeneratorCollapse, Trainer
 
@@ -44,7 +44,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    world = None
     try:
         config = load_config(args.config)
         if args.seed is not None:
@@ -53,18 +52,14 @@ def main(argv=None) -> int:
         if out is None:
             out = Path("runs") / f"{Path(args.data[0]).name}-{config.name}"
             print(f"train-eopose: note: no --out given; training into {out}", file=sys.stderr)
-        world = init_world(command_line.resolve_device(args.device))
-        trainer = Trainer(config, args.data, out, world, stage=args.stage, resume=args.resume,
-                          vgg_weights=args.vgg_weights)
-        trainer.run()
+        with joined_world(command_line.resolve_device(args.device)) as world:
+            Trainer(config, args.data, out, world, stage=args.stage, resume=args.resume,
+                    vgg_weights=args.vgg_weights).run()
         return 0
     except (ConfigError, DatasetFormatError, TrainingError, WeightsUnavailable, command_line.UsageError,
             FileNotFoundError, ValueError) as error:
         command_line.fail("train-eopose", error)
         return 3 if isinstance(error, (NonFiniteLoss, GeneratorCollapse)) else 2
-    finally:
-        if world is not None:
-            close_world(world)
 
 
 if __name__ == "__main__":

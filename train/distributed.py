@@ -5,6 +5,7 @@ the CPU; a plain `python`/console-script run is a world of one with no process g
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -61,3 +62,13 @@ def all_reduce_mean(value: torch.Tensor, world: World) -> torch.Tensor:
 def close_world(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def joined_world(device: str = "auto"):
+    """init_world for the duration of a `with` block, closed however the block ends (the trainers' CLIs)."""
+    world = init_world(device)
+    try:
+        yield world
+    finally:
+        close_world(world)

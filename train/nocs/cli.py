@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from eopose.dataset import command_line
 from eopose.dataset.shard_format import DatasetFormatError
 
 from ..config import ConfigError
-from ..distributed import close_world, init_world
+from ..distributed import joined_world
 from .config import load_nocs_config
 from .trainer import NocsTrainer, NocsTrainingError
 
@@ -33,18 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    world = None
     try:
         config = load_nocs_config(args.config)
-        world = init_world(args.device)
-        NocsTrainer(config, args.data, args.out, world, resume=args.resume).run()
+        with joined_world(args.device) as world:
+            NocsTrainer(config, args.data, args.out, world, resume=args.resume).run()
         return 0
     except (ConfigError, DatasetFormatError, NocsTrainingError, FileNotFoundError, RuntimeError) as error:
-        print(f"train-nocs: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if world is not None:
-            close_world(world)
+        return command_line.fail("train-nocs", error)
 
 
 if __name__ == "__main__":
