@@ -160,9 +160,10 @@ class VolumeWarp(nn.Module):
         self.refine = SkipUNet(base_channels + 1 + 1 + 2 + 3 + 1 + 3 + 1, base_channels, refine_depth)
         self.refine_heads = nn.Sequential(_conv(base_channels, base_channels),
                                           _zero_init(nn.Conv2d(base_channels, 2 + 2 + 3, 3, 1, 1)))
-        for module in self.modules():  # oneDNN's 3-D convolutions run 2-3x faster channels-last on the CPU
-            if isinstance(module, nn.Conv3d):
-                module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last_3d)
+        for module in self.modules():  # oneDNN's convolutions run 2-5x faster channels-last on the CPU
+            if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+                layout = torch.channels_last if isinstance(module, nn.Conv2d) else torch.channels_last_3d
+                module.weight.data = module.weight.data.contiguous(memory_format=layout)
 
     def _lift(self, appearance: torch.Tensor, mask_a: torch.Tensor) -> torch.Tensor:
         """[B, C, D, h, w] features of Ia in its frustum."""
