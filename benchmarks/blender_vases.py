@@ -10,10 +10,12 @@ crackle (Voronoi) glaze, a two-tone dipped glaze with drips, rings or a mottled 
 and a painted emblem at the front. Export: GLB through Blender's glTF exporter (+Y up, front +Z in glTF, so
 Blender's own +Z up, front -Y: the canonical frame of docs/dataset-format.md, no manifest needed).
 
-    .venv/bin/python benchmarks/blender_vases.py --out out/nocs/blender-vases --count 24 --seed 0
-    render-pairs --category vases --source dir --mesh-dir out/nocs/blender-vases --num-quads 48 --resolution 64 \\
-        --samples 8 --lighting random --camera random --workers 1 --threads 1 --out out/nocs/blender-rr
+    .venv/bin/python benchmarks/blender_vases.py --out out/nocs/blender-vases --count 40 --seed 0
+    render-pairs --category vases --source dir --mesh-dir out/nocs/blender-vases --num-quads 60 --resolution 64 \\
+        --samples 8 --seed 14 --lighting random --camera random --workers 1 --threads 1 --out out/nocs/blender-rr
     eval-correspondences out/nocs/blender-rr --method nocs-net --weights RUN/checkpoints/final.pt
+    .venv/bin/python benchmarks/nocs_net.py --data out/nocs/blender-rr --split all --background random \\
+        --weights RUN/checkpoints/final.pt
 """
 import argparse
 import colorsys
