@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from eopose.render import procedural
 from eopose.render.procedural import library
+from eopose.render.sources import procedural_models
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifests" / "procedural.json"
 SEEDS = range(24)
@@ -132,6 +133,9 @@ def test_added_styles_leave_the_original_seeds_alone():
     assert freeform == [library.ADDED_STYLE_SEEDS + k for k in range(3)]
     assert all(procedural.parameters("vases", seed)["style"] == "freeform" for seed in freeform)
     assert "freeform" in library.styles("vases") and "freeform" not in library.styles("shoes")
+    records = procedural_models("vases", 2, styles=("freeform",))  # render-pairs --styles freeform
+    assert [r.model_id for r in records] == [f"procedural:vases:{seed}" for seed in freeform[:2]]
+    assert records[0].name.startswith("freeform vase")
     mixed = library.style_seeds("vases", ("bowl", "freeform"), 8)
     assert mixed[:3] == [0, library.ADDED_STYLE_SEEDS, 1]  # the two ranges in turns (seeds 0 and 1 are bowls)
 
