@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.eopose-installed
 DEMO := out/demo
 
-.PHONY: setup test demo clean-demo
+.PHONY: setup test demo table1 clean-demo
 
 setup: $(STAMP)
 
@@ -87,6 +87,11 @@ demo: $(DEMO_STAMP)
 		--attach $(DEMO)/new-images/quad$(q)-M1c2.png)
 	@echo "demo done: open $(DEMO)/report/report.html (held-out style: $(DEMO)/report-$(HELD_OUT)s/report.html;" \
 		"rotations from the shards instead of nocs-net: $(DEMO)/report-shard, $(DEMO)/report-$(HELD_OUT)s-shard)"
+
+# The paper's Table 1 on the offline default: four procedural categories rendered, one EOPose per warp variant and
+# the four-category nocs-net trained on all of them, every category evaluated (benchmarks/table1.py; ~50 min here).
+table1: $(DEMO_STAMP)
+	$(BIN)/python benchmarks/table1.py --out out/table1
 
 clean-demo:
 	rm -rf $(DEMO)
