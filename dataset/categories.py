@@ -27,6 +27,7 @@ import numpy as np
 
 CONTINUOUS = 0  # Symmetry.order for a continuous symmetry about the up axis
 UP_AXIS = np.array([0.0, 0.0, 1.0])  # the canonical up axis in object / NOCS-centred coordinates
+NOCS_CENTRE = np.array([0.5, 0.5, 0.5])  # object origin in NOCS: the up axis is the line through it along UP_AXIS
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,14 @@ class Symmetry:
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
             raise ValueError(f"symmetry order {order!r}: use \"continuous\", \"none\" or a positive integer")
         return cls(order)
+
+
+def turn_nocs(nocs: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """NOCS [..., 3] of the object turned by `rotation` [3, 3] (one of Symmetry.rotations()) about its up axis:
+    R (n - NOCS_CENTRE) + NOCS_CENTRE, in the dtype of `nocs`."""
+    nocs = np.asarray(nocs)
+    centred = nocs.astype(np.float64) - NOCS_CENTRE
+    return (centred @ np.asarray(rotation, np.float64).T + NOCS_CENTRE).astype(nocs.dtype)
 
 
 NO_SYMMETRY = Symmetry(1)

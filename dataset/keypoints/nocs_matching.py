@@ -16,14 +16,21 @@ the object" across models and poses. For one view pair:
    spread over it (accuracy.coverage_distance measures it);
 3. per cluster the pair with the smallest NOCS distance (the most exact match; first on ties);
 4. channel order as the ViT methods: raster order of the appearance point.
+Modulo a shape symmetry (match_nocs's `symmetry`, dataset.categories): NOCS predicted from an image of a briefcase
+may be off by the half turn about up that leaves its shape unchanged, so step 1 runs against each turn of the pose
+view's NOCS and keeps the turn whose pairs are closest (the identity unless a turn is clearly closer); the points
+stay pixels of the two views. The rendered pass is the exact canonical frame and is matched as it is.
 Points are pixel centres (j + 0.5, i + 0.5). Needs no weights: the offline default. Deterministic for a seed.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ..categories import Symmetry, turn_nocs
 from .matching import cluster_pairs
 
 # Same-model mutual pairs lie within ~1 pixel's NOCS step (median 0.003, 99th percentile 0.008 at 128 px on
@@ -41,6 +48,14 @@ CYCLE_FRACTION = 0.08
 # foreground pixels always stay (a view the network is unsure of still gets points).
 CONFIDENCE_THRESHOLD = 0.5
 MIN_CONFIDENT_FRACTION = 0.25
+# Matching modulo a shape symmetry (symmetric_candidate_pairs). Turns of a continuous symmetry (vases) tried: every
+# 10 degrees, so one lies within 5 degrees of any turn (5 degrees move a point at NOCS radius 0.5 by 0.044). A turn
+# replaces the NOCS as they are when the median NOCS distance of its candidate pairs is smaller by more than
+# SYMMETRY_TOLERANCE (a quarter of the cross-model median pair distance above). Shape alone cannot tell the turns of
+# a symmetric shape apart: this takes back a turn that makes the two views disagree, for NOCS predicted from images;
+# the rendered pass is the exact canonical frame and needs none.
+CONTINUOUS_STEPS = 36
+SYMMETRY_TOLERANCE = 0.005
 
 
 def confident_pixels(mask: np.ndarray, confidence: np.ndarray | None) -> np.ndarray:
@@ -53,12 +68,51 @@ def confident_pixels(mask: np.ndarray, confidence: np.ndarray | None) -> np.ndar
     return np.flatnonzero(foreground)
 
 
+class _Candidates(NamedTuple):
+    index: np.ndarray  # [C] candidate appearance pixels (indices into the view's matched pixels), ascending
+    partner: np.ndarray  # [C] their pose pixels (indices into the pose view's matched pixels)
+    distance: np.ndarray  # [C] NOCS distance of each pair
+
+
+def candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.ndarray, size: int) -> _Candidates:
+    """Step 1 of the module docstring between the matched pixels of two views: NOCS [A, 3] / [P, 3], the
+    appearance pixels' (x, y) [A, 2], the image size max(H, W)."""
+    distance, nn_ap = cKDTree(coords_p).query(coords_a)
+    _, nn_pa = cKDTree(coords_a).query(coords_p)
+    cycle = np.linalg.norm(pixels_a[nn_pa[nn_ap]] - pixels_a, axis=1)
+    mutual = cycle == 0
+    reference = np.median(distance[mutual]) if mutual.any() else np.median(distance)
+    candidates = np.flatnonzero((cycle <= CYCLE_FRACTION * size) & (distance <= OUTLIER_FACTOR * reference))
+    # one pair per pose pixel (its nearest appearance candidate): a sample and its swap share points both ways
+    order = candidates[np.lexsort((candidates, distance[candidates], nn_ap[candidates]))]
+    candidates = np.sort(order[np.unique(nn_ap[order], return_index=True)[1]])
+    return _Candidates(candidates, nn_ap[candidates], distance[candidates])
+
+
+def symmetric_candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.ndarray, size: int,
+                              symmetry: Symmetry) -> tuple[_Candidates, int]:
+    """(candidates, turn): step 1 against each turn of the pose view's NOCS about the up axis
+    (categories.turn_nocs over symmetry.rotations(CONTINUOUS_STEPS), the identity first), keeping the turn whose
+    candidate pairs are closest in NOCS (median distance); a later turn must beat the best so far by
+    SYMMETRY_TOLERANCE, so the NOCS as they are keep their pairs unless a turn matches clearly better."""
+    best, best_turn, best_median = None, 0, np.inf
+    for turn, rotation in enumerate(symmetry.rotations(CONTINUOUS_STEPS)):
+        pairs = candidate_pairs(coords_a, pixels_a, turn_nocs(coords_p, rotation), size)
+        median = float(np.median(pairs.distance)) if len(pairs.distance) else np.inf
+        if median < best_median - SYMMETRY_TOLERANCE:
+            best, best_turn, best_median = pairs, turn, median
+    return (candidate_pairs(coords_a, pixels_a, coords_p, size) if best is None else best), best_turn
+
+
 def match_nocs(nocs_a: np.ndarray, mask_a: np.ndarray, nocs_p: np.ndarray, mask_p: np.ndarray, k: int,
-               seed: int = 0, confidence_a: np.ndarray | None = None,
-               confidence_p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               seed: int = 0, confidence_a: np.ndarray | None = None, confidence_p: np.ndarray | None = None,
+               symmetry: Symmetry | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(points_a [k, 2], points_p [k, 2], valid [k]) between two views given as NOCS [H, W, 3] and foreground
     masks [H, W] (steps 1-4 of the module docstring). The one matching code path of `nocs` (rendered NOCS) and
-    `nocs-net` (predicted NOCS)."""
+    `nocs-net` (predicted NOCS). `symmetry` (dataset.categories.symmetry_of(category)): the two views' NOCS may
+    disagree by a turn of that group about the up axis (NOCS predicted from shape cannot tell them apart), so
+    step 1 runs against every turn of the pose view's NOCS and keeps the best (symmetric_candidate_pairs); None
+    or an order-1 symmetry matches the NOCS as they are."""
     height, width = mask_a.shape
     size = max(height, width)
     raster_a = confident_pixels(mask_a, confidence_a)
@@ -69,20 +123,15 @@ def match_nocs(nocs_a: np.ndarray, mask_a: np.ndarray, nocs_p: np.ndarray, mask_
         return points_a, points_p, np.zeros(k, bool)
     coords_a = nocs_a.reshape(-1, 3)[raster_a].astype(np.float32)
     coords_p = nocs_p.reshape(-1, 3)[raster_p].astype(np.float32)
-    distance, nn_ap = cKDTree(coords_p).query(coords_a)
-    _, nn_pa = cKDTree(coords_a).query(coords_p)
     pixels_a, pixels_p = (np.stack([raster % width, raster // width], axis=1).astype(np.float32)
                           for raster in (raster_a, raster_p))
-    cycle = np.linalg.norm(pixels_a[nn_pa[nn_ap]] - pixels_a, axis=1)
-    mutual = cycle == 0
-    reference = np.median(distance[mutual]) if mutual.any() else np.median(distance)
-    candidates = np.flatnonzero((cycle <= CYCLE_FRACTION * size) & (distance <= OUTLIER_FACTOR * reference))
-    # one pair per pose pixel (its nearest appearance candidate): a sample and its swap share points both ways
-    order = candidates[np.lexsort((candidates, distance[candidates], nn_ap[candidates]))]
-    candidates = np.sort(order[np.unique(nn_ap[order], return_index=True)[1]])
-    partner = nn_ap[candidates]
+    if symmetry is None or symmetry.order == 1:
+        pairs = candidate_pairs(coords_a, pixels_a, coords_p, size)
+    else:
+        pairs, _ = symmetric_candidate_pairs(coords_a, pixels_a, coords_p, size, symmetry)
+    candidates, partner, distance = pairs
     positions = torch.from_numpy(np.concatenate([pixels_a[candidates], pixels_p[partner]], axis=1) / size)
-    chosen = cluster_pairs(raster_a[candidates], positions, -distance[candidates], k, seed)
+    chosen = cluster_pairs(raster_a[candidates], positions, -distance, k, seed)
     count = len(chosen)
     for points, pixels in ((points_a, pixels_a[candidates[chosen]]), (points_p, pixels_p[partner[chosen]])):
         points[:count] = pixels + 0.5
