@@ -22,7 +22,7 @@ from eopose.train.nocs import trainer as nocs_trainer
 from eopose.train.nocs.augment import augment_views
 from eopose.train.nocs.cli import main as train_nocs
 from eopose.train.nocs.config import AugmentConfig, LossConfig
-from eopose.train.nocs.loss import nocs_loss, rotate_about_up
+from eopose.train.nocs.loss import SymmetryGroups, nocs_loss, rotate_about_up
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,11 @@ def test_network_shapes_and_any_size_prediction():
     assert coords.shape == (3, 48, 80, 3) and probability.shape == confidence.shape == (3, 48, 80)
 
 
+def _sure(nocs):
+    logits = torch.full((len(nocs), 1) + tuple(nocs.shape[2:]), 20.0)
+    return NocsNetOutput(nocs, logits, logits)
+
+
 def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
     rng = torch.Generator().manual_seed(0)
     target = torch.rand(2, 3, 16, 16, generator=rng) * 0.6 + 0.2
@@ -61,17 +66,42 @@ def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
     rotated = rotate_about_up(target, torch.tensor([math.pi / 6]))[0]  # one of the 12 symmetric rotations
     radius = lambda n: torch.hypot(n[:, 0] - 0.5, n[:, 1] - 0.5)  # noqa: E731
     assert torch.allclose(radius(rotated), radius(target), atol=1e-6) and torch.equal(rotated[:, 2], target[:, 2])
-    logits = torch.full((2, 1, 16, 16), 20.0)
-
-    def output(nocs):
-        return NocsNetOutput(nocs, logits, logits)
-    _, terms = nocs_loss(output(rotated), target, mask, torch.tensor([True, True]), LossConfig())
+    groups = SymmetryGroups(("shoes", "vases"), LossConfig().symmetry_steps)
+    vases, shoes = torch.tensor([1, 1]), torch.tensor([0, 0])
+    _, terms = nocs_loss(_sure(rotated), target, mask, vases, groups, LossConfig())
     assert float(terms["nocs/min_symmetric"]) < 1e-5 and float(terms["nocs/exact"]) > 0.02
-    _, terms = nocs_loss(output(rotated), target, mask, torch.tensor([False, False]), LossConfig())
+    _, terms = nocs_loss(_sure(rotated), target, mask, shoes, groups, LossConfig())
     assert float(terms["nocs/min_symmetric"]) == pytest.approx(float(terms["nocs/exact"]))
-    exact, _ = nocs_loss(output(target), target, mask, torch.tensor([True, True]), LossConfig())
-    up_to_symmetry, _ = nocs_loss(output(rotated), target, mask, torch.tensor([True, True]), LossConfig())
+    exact, _ = nocs_loss(_sure(target), target, mask, vases, groups, LossConfig())
+    up_to_symmetry, _ = nocs_loss(_sure(rotated), target, mask, vases, groups, LossConfig())
     assert float(exact) < float(up_to_symmetry)  # the exact term lets texture break the tie
+
+
+def test_symmetry_groups_per_category():
+    groups = SymmetryGroups(("briefcases", "file_cabinets", "shoes", "vases"), 12)
+    assert torch.allclose(groups.angles, torch.arange(12) * (2 * math.pi / 12))  # the half turn is one of the 12
+    assert groups.allowed.sum(dim=0).tolist() == [2, 2, 1, 12]
+    assert torch.equal(groups.angles[groups.allowed[:, 0]], torch.tensor([0.0, math.pi]))
+    assert groups.allowed[0].all()  # the identity belongs to every group
+    assert torch.equal(SymmetryGroups(("vases",), 12).angles, torch.arange(12) * (2 * math.pi / 12))
+
+
+def test_half_turn_forgives_exactly_a_half_turn_for_briefcases_not_for_shoes():
+    rng = torch.Generator().manual_seed(1)
+    target = torch.rand(1, 3, 16, 16, generator=rng) * 0.6 + 0.2
+    mask = torch.ones(1, 1, 16, 16)
+    groups = SymmetryGroups(("briefcases", "shoes"), 12)
+    briefcase, shoe = torch.tensor([0]), torch.tensor([1])
+
+    def best(angle, category):
+        turned = rotate_about_up(target, torch.tensor([angle]))[0]
+        _, terms = nocs_loss(_sure(turned), target, mask, category, groups, LossConfig())
+        return float(terms["nocs/min_symmetric"]), float(terms["nocs/exact"])
+    half_briefcase, half_exact = best(math.pi, briefcase)
+    assert half_briefcase < 1e-6 and half_exact > 0.1  # a briefcase turned front to back costs nothing
+    assert best(math.pi, shoe) == pytest.approx((half_exact, half_exact))  # a shoe turned toe to heel does
+    quarter_briefcase, quarter_exact = best(math.pi / 2, briefcase)
+    assert quarter_briefcase == pytest.approx(quarter_exact) and quarter_briefcase > 0.1  # a quarter turn is no symmetry
 
 
 def test_confidence_target_is_the_pixels_within_the_confident_error():
@@ -82,8 +112,8 @@ def test_confidence_target_is_the_pixels_within_the_confident_error():
     mask = torch.ones(1, 1, 4, 4)
     sure = torch.where(torch.arange(4).view(1, 1, 4, 1) < 2, 20.0, -20.0).expand(1, 1, 4, 4)
     for confidence, expected in ((sure, 0.0), (-sure, 20.0), (torch.zeros(1, 1, 4, 4), math.log(2))):
-        _, terms = nocs_loss(NocsNetOutput(predicted, sure, confidence), target, mask, torch.tensor([False]),
-                             LossConfig())
+        _, terms = nocs_loss(NocsNetOutput(predicted, sure, confidence), target, mask, torch.tensor([0]),
+                             SymmetryGroups(("shoes",), 12), LossConfig())
         assert float(terms["confidence/right"]) == 0.5
         assert float(terms["confidence/bce"]) == pytest.approx(expected, abs=1e-6)
     assert CONFIDENT_ERROR == 0.1

@@ -51,8 +51,7 @@ class AugmentConfig:
 class LossConfig:
     """train/nocs/loss.py."""
 
-    symmetric_categories: tuple = ("vases",)  # rotationally symmetric about the canonical up axis (+Z)
-    symmetry_steps: int = 12  # rotations about the up axis the symmetric term takes the minimum over
+    symmetry_steps: int = 12  # angles a continuous symmetry (vases) is sampled at; groups: dataset/categories.py
     exact: float = 1.0  # weight of the exact (unrotated) term, which lets texture break the symmetry's tie
     mask: float = 1.0  # weight of the foreground BCE
     confidence: float = 0.5  # weight of the confidence head's BCE (target: the pixel's NOCS error < CONFIDENT_ERROR)

@@ -45,20 +45,21 @@ def resize_nearest(array: np.ndarray, size: int) -> np.ndarray:
 
 class NocsViewDataset(Dataset):
     """Quadruplets of `split` -> {"rgba" uint8 [4, R, R, 4], "nocs" float32 [4, R, R, 3], "mask" float32 [4, R, R],
-    "symmetric" bool [4]} (symmetric: the view's category is in `symmetric_categories`)."""
+    "category" int64 [4]} (category: the view's index in `categories`, the sorted categories of the split)."""
 
-    def __init__(self, data_dirs, resolution: int, split: str = "train", split_fractions=(0.8, 0.1, 0.1),
-                 symmetric_categories=()):
+    def __init__(self, data_dirs, resolution: int, split: str = "train", split_fractions=(0.8, 0.1, 0.1)):
         dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
         self.datasets = [QuadDataset(path) for path in dirs]
         self.resolution = resolution
         self.kept: dict[int, tuple] = {}
-        self.quads: list[tuple[int, int, bool]] = []
+        selected: list[tuple[int, int, str]] = []
         for number, data in enumerate(self.datasets):
             model_ids, categories = data.column("model_id"), data.column("category")
             for quad in range(len(data)):
                 if split_of_quad(model_ids[quad], split_fractions) == split:
-                    self.quads.append((number, quad, str(categories[quad]) in symmetric_categories))
+                    selected.append((number, quad, str(categories[quad])))
+        self.categories = tuple(sorted({category for _, _, category in selected}))
+        self.quads = [(number, quad, self.categories.index(category)) for number, quad, category in selected]
 
     def __len__(self) -> int:
         return len(self.quads)
@@ -77,4 +78,4 @@ class NocsViewDataset(Dataset):
             self.kept[index] = self._read(index)
         rgba, nocs, mask = self.kept[index]
         return {"rgba": rgba, "nocs": nocs.astype(np.float32), "mask": mask.astype(np.float32),
-                "symmetric": np.full(len(rgba), self.quads[index][2])}
+                "category": np.full(len(rgba), self.quads[index][2], np.int64)}

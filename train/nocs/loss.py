@@ -1,22 +1,24 @@
-"""The nocs-net loss: NOCS regression that does not punish an unresolvable symmetry, a foreground mask, and a
+"""The nocs-net loss: NOCS regression that does not punish an unresolvable shape symmetry, a foreground mask, and a
 confidence head that learns where the regression is right.
 
-Rotational symmetry (Wang et al., "Normalized Object Coordinate Space for Category-Level 6D Object Pose and Size
+Shape symmetry (Wang et al., "Normalized Object Coordinate Space for Category-Level 6D Object Pose and Size
 Estimation", CVPR 2019, their symmetric loss: for symmetric categories, the minimum of the loss over the
-symmetric rotations of the target). Vases are surfaces of revolution about the canonical up axis (+Z,
-docs/dataset-format.md; NOCS = (X_object + 1) / 2, so the axis is x = y = 0.5 in NOCS), so their geometry cannot
-tell a rotation about it apart; their printed texture can (the label sits at a fixed canonical azimuth,
-render/procedural/vases.py). Per view, with foreground-mean L1 distances e(theta) between the prediction and the
-target rotated by theta about that axis, theta in {2 pi j / symmetry_steps}:
+symmetric rotations of the target). Each view's category has a group of rotations about the canonical up axis
+that leave its shape unchanged (eopose.dataset.categories: vases every angle, sampled at `symmetry_steps`;
+briefcases and file cabinets a half turn {0, pi}; shoes and undeclared categories none {0}). NOCS =
+(X_object + 1) / 2, so the axis is x = y = 0.5 in NOCS. Geometry cannot tell these rotations apart; the printed
+texture can (a vase's label, a briefcase's brand plate sit at a fixed canonical azimuth, render/procedural). Per
+view, with foreground-mean L1 distances e(theta) between the prediction and the target rotated by theta about the
+axis, theta in the view's group G:
 
-    loss = min_theta e(theta)  +  exact * e(0)  +  mask * BCE(mask logits, true mask)
+    loss = min_{theta in G} e(theta)  +  exact * e(0)  +  mask * BCE(mask logits, true mask)
            +  confidence * BCE(confidence logits, [|prediction - target| < CONFIDENT_ERROR])
 
 The minimum keeps a prediction that is right up to the symmetry from being pulled towards a blurred average over
 the ambiguous rotations; the exact term rewards the texture-consistent solution wherever the print shows it,
 which is what same-model matching needs (exact = 1: held-out PCK@0.10 0.34 against 0.29 at 0.2 and 0.32 with
-the exact term alone, 300 demo steps). Views of categories without the symmetry use e(0) only (weight 1 +
-exact). The confidence target is the (detached) exact per-pixel L2 error under CONFIDENT_ERROR, averaged over the
+the exact term alone, 300 demo steps on vases). A view without a symmetry gets e(0) only (weight 1 + exact). The
+confidence target is the (detached) exact per-pixel L2 error under CONFIDENT_ERROR, averaged over the
 foreground: the head predicts where the NOCS can be trusted, which nocs_matching uses to choose points.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from eopose.dataset.categories import symmetry_of
 from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, NocsNetOutput
 
 
@@ -36,11 +39,35 @@ def rotate_about_up(nocs: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return torch.stack([cos * x - sin * y + 0.5, sin * x + cos * y + 0.5, z.expand_as(cos * x)], dim=2)
 
 
-def nocs_loss(output: NocsNetOutput, target: torch.Tensor, mask: torch.Tensor, symmetric: torch.Tensor,
-              config) -> tuple[torch.Tensor, dict]:
-    """(loss, terms) for a NocsNet output, targets [B, 3, H, W] / [B, 1, H, W] and symmetric [B]."""
+class SymmetryGroups:
+    """The rotations about the up axis the loss takes its minimum over, for views of `categories`: `angles` [S]
+    (float32, the union of the categories' groups, ascending, so the identity first) and `allowed` [S, C] (bool:
+    angle s belongs to category c's group)."""
+
+    def __init__(self, categories, continuous_steps: int):
+        groups = [group_angles(symmetry_of(category), continuous_steps) for category in categories]
+        self.angles = torch.unique(torch.cat(groups))
+        self.allowed = torch.stack([torch.isclose(self.angles[:, None], group[None], rtol=0.0, atol=1e-6).any(dim=1)
+                                    for group in groups], dim=1)
+
+    def of_views(self, category: torch.Tensor) -> torch.Tensor:
+        """allowed [S, B] of views whose categories are `category` [B] (indices into the categories)."""
+        return self.allowed.to(category.device)[:, category]
+
+
+def group_angles(symmetry, continuous_steps: int) -> torch.Tensor:
+    """The angles of `symmetry`'s group (categories.Symmetry.angles) as float32 computed in float32, the way
+    train-nocs has always computed its vase angles, so a vase run's losses stay bit for bit what they were."""
+    count = len(symmetry.angles(continuous_steps))
+    return torch.arange(count) * (2 * math.pi / count)
+
+
+def nocs_loss(output: NocsNetOutput, target: torch.Tensor, mask: torch.Tensor, category: torch.Tensor,
+              symmetries: SymmetryGroups, config) -> tuple[torch.Tensor, dict]:
+    """(loss, terms) for a NocsNet output, targets [B, 3, H, W] / [B, 1, H, W] and the views' categories [B]
+    (indices into `symmetries`' categories)."""
     predicted = output.nocs
-    angles = torch.arange(config.symmetry_steps, device=predicted.device) * (2 * math.pi / config.symmetry_steps)
+    angles = symmetries.angles.to(predicted.device)
     inside = mask[:, 0] > 0  # the errors are taken over foreground pixels only: gather them once
     view = torch.arange(len(mask), device=mask.device)[:, None, None].expand_as(inside)[inside]
     points = predicted.permute(0, 2, 3, 1)[inside].T  # [3, N]
@@ -49,7 +76,7 @@ def nocs_loss(output: NocsNetOutput, target: torch.Tensor, mask: torch.Tensor, s
     pixels = mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
     errors = per_pixel.new_zeros(len(angles), len(mask)).index_add_(1, view, per_pixel) / pixels
     exact = errors[0]
-    best = torch.where(symmetric, errors.min(dim=0).values, exact)
+    best = errors.masked_fill(~symmetries.of_views(category), math.inf).min(dim=0).values
     weight = (mask.sum(dim=(1, 2, 3)) > 0).float()  # views with an object (augmentation never removes it all)
 
     def over_views(values: torch.Tensor) -> torch.Tensor:

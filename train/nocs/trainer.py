@@ -26,7 +26,7 @@ from ..run_log import RunLog
 from .augment import augment_views
 from .config import NocsTrainConfig
 from .data import NocsViewDataset
-from .loss import nocs_loss
+from .loss import SymmetryGroups, nocs_loss
 
 SHEET_LABELS = ("image", "NOCS predicted", "NOCS true", "mask predicted", "confidence")
 
@@ -56,13 +56,13 @@ class NocsTrainer(TrainingLoop):
 
     def __init__(self, config: NocsTrainConfig, data_dirs, run_dir, world: World, resume: bool = False):
         super().__init__(config, run_dir, world, resume)
-        self.dataset = NocsViewDataset(data_dirs, config.net.resolution, "train", config.data.split_fractions,
-                                       config.loss.symmetric_categories)
+        self.dataset = NocsViewDataset(data_dirs, config.net.resolution, "train", config.data.split_fractions)
         self.per_rank = config.optim.batch_size // 4 // world.size  # quadruplets per rank and step
         if self.per_rank * 4 * world.size != config.optim.batch_size or len(self.dataset) < self.per_rank * world.size:
             raise NocsTrainingError(f"{len(self.dataset)} train-split quadruplets, batch {config.optim.batch_size} "
                                     f"views on {world.size} process(es): optim.batch_size must be a multiple of "
                                     f"4 x processes and fit the data; render more or lower it")
+        self.symmetries = SymmetryGroups(self.dataset.categories, config.loss.symmetry_steps)
         self._open_run_folder()
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
         self.net = NocsNet(config.net).to(world.device)
@@ -87,12 +87,13 @@ class NocsTrainer(TrainingLoop):
         images, target, mask = augment_views(batch["rgba"].flatten(0, 1), batch["nocs"].flatten(0, 1),
                                              batch["mask"].flatten(0, 1), self.config.augment,
                                              torch.Generator().manual_seed(seed))
-        views = {"images": images, "target": target, "mask": mask, "symmetric": batch["symmetric"].flatten()}
+        views = {"images": images, "target": target, "mask": mask, "category": batch["category"].flatten()}
         return {key: value.to(self.world.device) for key, value in views.items()}
 
     def losses(self, batch: dict, step: int) -> StepResult:
         output = self.wrapped_net(batch["images"])
-        loss, terms = nocs_loss(output, batch["target"], batch["mask"], batch["symmetric"], self.config.loss)
+        loss, terms = nocs_loss(output, batch["target"], batch["mask"], batch["category"], self.symmetries,
+                                self.config.loss)
         return StepResult(loss, terms, output)
 
     def sample_images(self, stage: str, result: StepResult, batch: dict) -> None:
