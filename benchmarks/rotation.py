@@ -3,7 +3,8 @@ samples of held-out models.
 
 For every sample (appearance a, pose p -> target t) of the selected quadruplets the rotation R = R_p R_a^T is fitted
 to the NOCS of views a and p and compared with the shards' R (dataset.geometry.relative_rotation(record, a, t)):
-plain, and modulo the turn of the appearance object about its up axis (the vase's symmetry; rotation_error_deg).
+plain, and modulo the dataset's shape symmetry (QuadDataset.symmetry: the turns of the appearance object about its
+up axis that leave its shape unchanged, a vase's every angle, a briefcase's half turn; rotation_error_deg).
 NOCS come from the rendered pass (`--method nocs`: the estimator's own error, near 0) or from a trained nocs-net
 (`--method nocs-net --weights RUN/checkpoints/final.pt`: predicted NOCS, foreground and confidence, as `repose`
 sees an image). Three cameras: `unknown` (a photo's case, as `repose` would fit it: weak perspective or a searched
@@ -77,11 +78,11 @@ def main() -> None:
                     seconds[camera] += time.process_time() - start
                     failed += not valid
                     plain[camera].append(rotation_error_deg(estimate, truth))
-                    symmetric[camera].append(rotation_error_deg(estimate, truth, symmetry=axis))
+                    symmetric[camera].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
                 fits += 1
     print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "
-          f"{fits} samples, {failed} fits without enough foreground")
-    print(f"{'camera':10s} {'median':>8s} {'p90':>8s} {'median mod up':>14s} {'p90 mod up':>11s}  (degrees)  "
+          f"{fits} samples, {failed} fits without enough foreground; shape symmetry {data.symmetry.to_json()}")
+    print(f"{'camera':10s} {'median':>8s} {'p90':>8s} {'median mod sym':>14s} {'p90 mod sym':>11s}  (degrees)  "
           f"ms CPU per pair")
     for camera in CAMERAS:
         if plain[camera]:

@@ -15,8 +15,9 @@ unchanged, a cyclic group of `order` n (rotations by 2 pi j / n) or, with order 
   drawer fronts and handles stand out by a few millimetres only (render/procedural/briefcases.py, file_cabinets.py);
 * shoes: none (order 1): toe and heel differ.
 
-The nocs-net loss, the `nocs-net` keypoints, the rotation estimate and its error, and the shards' index use these;
-meshes from `--source dir/objaverse` take their category's entry unless their manifest says otherwise.
+The nocs-net loss, the `nocs-net` keypoints (nocs_matching's `symmetry`), the rotation error
+(pose_estimate.rotation_error_deg) and the shards' index (`settings.symmetry`, symmetry_of_settings) use these;
+meshes from `--source dir/objaverse` take their category's entry unless their manifest declares `"symmetry"`.
 """
 from __future__ import annotations
 
@@ -97,3 +98,11 @@ SYMMETRIES = {
 def symmetry_of(category: str | None) -> Symmetry:
     """The declared shape symmetry of `category`; none for a category not declared here."""
     return SYMMETRIES.get(str(category), NO_SYMMETRY) if category is not None else NO_SYMMETRY
+
+
+def symmetry_of_settings(settings: dict) -> Symmetry:
+    """The shape symmetry a dataset's creation settings record (index.json `settings.symmetry`, written by
+    render-pairs: a manifest's or the category's); for a dataset written before it was recorded, its category's."""
+    if "symmetry" in settings:
+        return Symmetry.from_json(settings["symmetry"])
+    return symmetry_of(settings.get("category"))

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from .compositing import composite
 from .geometry import ground_truth_flow, pivot_pixel, relative_rotation
+from .pose_estimate import up_axis_in_camera
 from .shard_format import SAMPLE_VIEWS, DatasetFormatError, QuadDataset
 from .splits import DEFAULT_FRACTIONS, split_of_quad
 
@@ -69,7 +70,10 @@ class PairSampleDataset(Dataset):
             [3,3] (geometry.relative_rotation), the pixel the object turns about `pivot` [2] (geometry.pivot_pixel,
             at the output size), `camera_depth` (2 f / W: the camera's distance in image half-widths) and the
             rendered depth of the appearance and target views, `depth_appearance`, `depth_target` [1,H,W]
-            (frustum_depth).
+            (frustum_depth), the appearance object's up axis in its camera frame `up_axis` [3]
+            (pose_estimate.up_axis_in_camera) and the order of its dataset's shape symmetry `symmetry_order`
+            (QuadDataset.symmetry; 0 = continuous), with which pose_estimate.rotation_error_deg scores an
+            estimated rotation modulo the symmetry.
         uint8: images and masks as uint8 (value * 255, rounded) instead of float32 in [0,1]: a quarter of
             the bytes through DataLoader worker queues, which is what limits 2-worker throughput; the
             training step turns them back into floats on its device (eopose.train.steps.to_device).
@@ -138,6 +142,8 @@ class PairSampleDataset(Dataset):
             out["rotation"] = torch.from_numpy(relative_rotation(record, views[0], views[2])).float()
             out["pivot"] = torch.from_numpy(pivot_pixel(record)).float() * scale
             out["camera_depth"] = torch.tensor(2 * float(record["intrinsics"][0, 0]) / width)
+            out["up_axis"] = torch.from_numpy(up_axis_in_camera(record, views[0])).float()
+            out["symmetry_order"] = torch.tensor(data.symmetry.order)
             depth = torch.from_numpy(frustum_depth(record, [views[0], views[2]]))[:, None]
             if (height, width) != tuple(size):
                 depth = F.interpolate(depth, size=size, mode="nearest")

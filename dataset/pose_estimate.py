@@ -23,8 +23,11 @@ through the lowest robust cost and its neighbours in log focal length, and the f
 
 In a category-aligned dataset object B in the pose image has A's target pose, so the rotation taking the
 appearance object to its target pose, in the camera frame, is R = R_p R_a^T (dataset.geometry.relative_rotation is
-the ground truth). An object symmetric about its up axis (vases: canonical +Z) has no defined angle about it; the
-estimate takes whatever the NOCS maps say, and `rotation_error_deg` can score modulo that axis.
+the ground truth). For a category with a shape symmetry (dataset.categories: vases about their up axis, briefcases
+and file cabinets by a half turn) the shape alone does not define the turn: the estimate is whatever turn the two
+NOCS maps say (rendered NOCS: the true one; nocs-net: the one its texture cues chose, possibly off by a turn of the
+group), nothing here picks among the symmetric candidates, and `rotation_error_deg` scores plain or modulo the
+category's symmetry.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .categories import UP_AXIS, Symmetry
 from .geometry import pixel_centres, rotation_of_view
 from .shard_format import NOCS_TO_OBJECT
 
@@ -50,7 +54,6 @@ FOCAL_WIDTHS = (0.8, 1.1, 1.6, 2.3, 3.3, 5.0)
 RIDGE = 1e-9
 MIN_POINTS = 8  # fewer foreground pixels than this: no estimate (ViewPose.valid False)
 UNKNOWN_CAMERA = "search"  # intrinsics of a photo: weak perspective or a searched focal length, whichever fits best
-UP_AXIS = np.array([0.0, 0.0, 1.0])  # the category canonical frame's up axis (docs/dataset-format.md)
 
 
 class ViewPose(NamedTuple):
@@ -236,20 +239,40 @@ def rotation_angle_deg(rotation: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
-def rotation_error_deg(estimate: np.ndarray, truth: np.ndarray, symmetry: np.ndarray | None = None) -> np.ndarray:
-    """Angular error [...] in degrees between rotations [..., 3, 3]. With `symmetry` [..., 3] (the object's
-    symmetry axis in the appearance view's camera frame, e.g. `up_axis_in_camera`) the error is taken modulo
-    rotations of the appearance object about that axis: min over t of angle(estimate^T truth Rot(axis, t)),
-    which is the angle between estimate @ axis and truth @ axis (the swing left after removing the twist about
-    the axis)."""
-    estimate, truth = np.asarray(estimate, np.float64), np.asarray(truth, np.float64)
-    if symmetry is None:
-        return rotation_angle_deg(np.swapaxes(estimate, -1, -2) @ truth)
-    axis = np.asarray(symmetry, np.float64)
+def axis_rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """[..., S, 3, 3] rotations by `angles` [S] (radians) about unit-normalised axes [..., 3] (Rodrigues)."""
+    axis = np.asarray(axis, np.float64)
     axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
-    moved_estimate = (estimate @ axis[..., None])[..., 0]
-    moved_truth = (truth @ axis[..., None])[..., 0]
-    return np.degrees(np.arccos(np.clip((moved_estimate * moved_truth).sum(axis=-1), -1.0, 1.0)))
+    x, y, z = np.moveaxis(axis, -1, 0)
+    zero = np.zeros_like(x)
+    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+    sin, cos = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
+    cross = cross[..., None, :, :]
+    return np.eye(3) + sin * cross + (1.0 - cos) * (cross @ cross)
+
+
+def rotation_error_deg(estimate: np.ndarray, truth: np.ndarray, symmetry: Symmetry | None = None,
+                       axis: np.ndarray | None = None) -> np.ndarray:
+    """Angular error [...] in degrees between rotations [..., 3, 3]. With the appearance object's shape
+    `symmetry` (dataset.categories; the dataset's: QuadDataset.symmetry) and its up `axis` [..., 3] in the
+    appearance view's camera frame (up_axis_in_camera), the error is taken modulo the symmetry's turns T of the
+    appearance object about that axis, which leave its image unchanged: min over T of angle(estimate^T truth T).
+    Order n: the n turns 2 pi j / n; continuous: every angle, i.e. the angle between estimate @ axis and
+    truth @ axis (the swing left after removing the twist about the axis); order 1 or None: the plain angle."""
+    estimate, truth = np.asarray(estimate, np.float64), np.asarray(truth, np.float64)
+    if symmetry is None or symmetry.order == 1:
+        return rotation_angle_deg(np.swapaxes(estimate, -1, -2) @ truth)
+    if axis is None:
+        raise ValueError("rotation_error_deg modulo a symmetry needs the appearance object's up `axis`")
+    axis = np.asarray(axis, np.float64)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    if symmetry.continuous:
+        moved_estimate = (estimate @ axis[..., None])[..., 0]
+        moved_truth = (truth @ axis[..., None])[..., 0]
+        return np.degrees(np.arccos(np.clip((moved_estimate * moved_truth).sum(axis=-1), -1.0, 1.0)))
+    turns = axis_rotations(axis, symmetry.angles())  # [..., n, 3, 3]
+    relative = (np.swapaxes(estimate, -1, -2) @ truth)[..., None, :, :] @ turns
+    return rotation_angle_deg(relative).min(axis=-1)
 
 
 def up_axis_in_camera(record: dict, view: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from eopose.dataset.shard_format import shard_files, shard_name, write_quads
 from eopose.render import camera, lighting, plan
 from eopose.render.quad import QuadJob, RenderedViews, shard_row
 from eopose.render.settings import RenderSettings
+from eopose.render.sources import run_symmetry
 from eopose.render.worker import WorkerConfig, WorkerHandle
 
 FAILURES_NAME = "failures.jsonl"
@@ -52,6 +53,7 @@ def shard_settings_of(options, models, render_settings: RenderSettings) -> dict:
         "models": len(models), "num_quads": options.num_quads, "quads_per_shard": options.quads_per_shard,
         "seed": options.seed, "angle_range_deg": list(options.angle_range),
         "allow_untextured": options.allow_untextured, "render": render_settings.to_dict(),
+        "symmetry": run_symmetry(options.category, options.manifest_data).to_json(),
     }
 
 

@@ -9,13 +9,17 @@ Manifest (`--manifest FILE`, JSON): selects and orients models of one category::
                  "canonical_euler_deg": [0, 0, 90]}, ...]}
 
 `canonical_euler_deg` (XYZ, degrees, default 0) turns the normalised model into the
-category's canonical frame (+Z up, front facing -Y) before the random rotations.
+category's canonical frame (eopose.dataset.categories) before the random rotations. An optional top-level
+`"symmetry": "continuous" | "none" | n` declares the models' shape symmetry about the up axis; without it the
+category's declared one applies (run_symmetry).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from eopose.dataset.categories import Symmetry, symmetry_of
 
 MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl")
 # The paper's model counts per category (EOPose 3.4.1): the default procedural library size.
@@ -51,7 +55,8 @@ class ModelRecord:
 
 
 def read_manifest(path) -> dict:
-    """Parse a manifest: {'category', 'source', 'models': {model_id: canonical_euler_deg}}."""
+    """Parse a manifest: {'category', 'source', 'symmetry' (a Symmetry, or None when the manifest declares none),
+    'models': {model_id: canonical_euler_deg}}."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -61,8 +66,28 @@ def read_manifest(path) -> dict:
     for entry in entries:
         entry = {"model_id": entry} if isinstance(entry, str) else entry
         models[str(entry["model_id"])] = tuple(float(a) for a in entry.get("canonical_euler_deg", (0, 0, 0)))
-    return {"category": data.get("category") if isinstance(data, dict) else None,
-            "source": data.get("source") if isinstance(data, dict) else None, "models": models}
+    header = data if isinstance(data, dict) else {}
+    return {"category": header.get("category"), "source": header.get("source"),
+            "symmetry": _manifest_symmetry(path, header["symmetry"]) if "symmetry" in header else None,
+            "models": models}
+
+
+def _manifest_symmetry(path, value) -> Symmetry:
+    if isinstance(value, dict):
+        raise SourceError(f"manifest {path}: symmetry {value!r}: give its order alone: \"continuous\", \"none\" "
+                          f"or a positive integer n (n turns about the up axis leave the shape unchanged)")
+    try:
+        return Symmetry.from_json(value)
+    except ValueError:
+        raise SourceError(f"manifest {path}: symmetry {value!r}: use \"continuous\", \"none\" or a positive "
+                          f"integer n (n turns about the up axis leave the shape unchanged)") from None
+
+
+def run_symmetry(category: str, manifest: dict | None) -> Symmetry:
+    """The shape symmetry a run records (index.json `settings.symmetry`): its manifest's, else the category's
+    declared one (eopose.dataset.categories)."""
+    declared = manifest.get("symmetry") if manifest else None
+    return declared if declared is not None else symmetry_of(category)
 
 
 def dir_models(category: str, mesh_dir, manifest=None) -> list[ModelRecord]:

@@ -9,6 +9,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from eopose.dataset import open_dataset
+from eopose.dataset.categories import CONTINUOUS, Symmetry
 from eopose.dataset.geometry import ground_truth_flow, pixel_centres, pivot_pixel, relative_rotation
 from eopose.dataset.pose_estimate import (UNKNOWN_CAMERA, estimate_relative_rotations, fit_view_pose,
                                           relative_rotation_from_nocs, rotation_error_deg, up_axis_in_camera)
@@ -141,10 +142,12 @@ def test_symmetric_error_ignores_the_turn_about_the_up_axis(records):
     side = np.cross(up, [1.0, 0.0, 0.0])
     tilt = Rotation.from_rotvec(np.radians(10.0) * side / np.linalg.norm(side)).as_matrix()
     assert rotation_error_deg(truth @ turn, truth) == pytest.approx(40.0, abs=1e-4)
-    assert rotation_error_deg(truth @ turn, truth, symmetry=up) == pytest.approx(0.0, abs=1e-4)
-    assert rotation_error_deg(truth @ tilt @ turn, truth, symmetry=up) == pytest.approx(10.0, abs=1e-4)
+    vase = Symmetry(CONTINUOUS)
+    assert rotation_error_deg(truth @ turn, truth, vase, up) == pytest.approx(0.0, abs=1e-4)
+    assert rotation_error_deg(truth @ tilt @ turn, truth, vase, up) == pytest.approx(10.0, abs=1e-4)
     batch = np.stack([truth @ turn, truth @ tilt])
-    assert np.allclose(rotation_error_deg(batch, np.stack([truth] * 2), np.stack([up] * 2)), [0.0, 10.0], atol=1e-4)
+    assert np.allclose(rotation_error_deg(batch, np.stack([truth] * 2), vase, np.stack([up] * 2)), [0.0, 10.0],
+                       atol=1e-4)
 
 
 def test_batched_entry_point_numpy_and_torch(records):

@@ -1,12 +1,24 @@
 """Shape symmetries (dataset.categories): NOCS matching modulo a category's symmetry, the rotation error modulo it,
 and the symmetry recorded in a dataset's index."""
+import json
+import math
+
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.transform import Rotation
+from torch.utils.data import default_collate
 
-from eopose.dataset.categories import CONTINUOUS, Symmetry, symmetry_of, turn_nocs
+from eopose.dataset.categories import CONTINUOUS, Symmetry, symmetry_of, symmetry_of_settings, turn_nocs
 from eopose.dataset.keypoints.nocs_matching import match_nocs
-from eopose.dataset.synthetic import make_quadruplet_rows, render_ellipsoid
+from eopose.dataset.pairs import PairSampleDataset
+from eopose.dataset.pose_estimate import axis_rotations, rotation_error_deg
+from eopose.dataset.shard_format import open_dataset, read_index, update_index
+from eopose.dataset.synthetic import make_quadruplet_rows, render_ellipsoid, write_synthetic_dataset
+from eopose.render import cli as render_cli
+from eopose.render.run import render_settings_of, shard_settings_of
+from eopose.render.sources import read_manifest, run_symmetry
+from eopose.train.evaluation import rotations
 
 HALF_TURN = Symmetry(2).rotations()[1]
 
@@ -80,3 +92,100 @@ def test_matching_a_surface_of_revolution_needs_no_turn():
     radius_error = np.abs(np.hypot(*true_a[:, :2].T) - np.hypot(*true_p[:, :2].T)).mean()
     assert radius_error < 0.03 and np.abs(true_a[:, 2] - true_p[:, 2]).mean() < 0.03
     assert matched_error(*symmetric, nocs_a, nocs_p) > 0.2  # but not the same places: the turn is unknowable
+
+
+def test_rotation_error_modulo_a_half_turn():
+    rng = np.random.default_rng(3)
+    truth = Rotation.random(random_state=rng).as_matrix()
+    up = Rotation.random(random_state=rng).as_matrix()[:, 2]  # the appearance object's up axis, camera frame
+    about_up = lambda degrees: Rotation.from_rotvec(np.radians(degrees) * up).as_matrix()
+    side = np.cross(up, [1.0, 0.0, 0.0])
+    tilt = Rotation.from_rotvec(np.radians(7.0) * side / np.linalg.norm(side)).as_matrix()
+    briefcase, shoe = Symmetry(2), Symmetry(1)
+    flipped = truth @ about_up(180)  # front and back swapped: the same shape
+    assert rotation_error_deg(flipped, truth) == pytest.approx(180.0, abs=1e-4)
+    assert rotation_error_deg(flipped, truth, briefcase, up) == pytest.approx(0.0, abs=1e-4)
+    assert rotation_error_deg(flipped, truth, shoe, up) == pytest.approx(180.0, abs=1e-4)
+    assert rotation_error_deg(truth @ about_up(150), truth, briefcase, up) == pytest.approx(30.0, abs=1e-4)
+    assert rotation_error_deg(truth @ about_up(60), truth, briefcase, up) == pytest.approx(60.0, abs=1e-4)
+    assert rotation_error_deg(truth @ tilt @ about_up(180), truth, briefcase, up) == pytest.approx(7.0, abs=1e-4)
+    assert rotation_error_deg(truth @ about_up(60), truth, Symmetry(CONTINUOUS), up) == pytest.approx(0.0, abs=1e-4)
+    batch = np.stack([flipped, truth @ about_up(90)])
+    assert np.allclose(rotation_error_deg(batch, np.stack([truth] * 2), briefcase, np.stack([up] * 2)), [0.0, 90.0],
+                       atol=1e-4)
+    with pytest.raises(ValueError, match="axis"):
+        rotation_error_deg(flipped, truth, briefcase)
+
+
+@pytest.fixture(scope="module")
+def briefcase_like(tmp_path_factory):
+    """Synthetic quadruplets whose index records a half-turn symmetry, as render-pairs writes for briefcases."""
+    folder = write_synthetic_dataset(tmp_path_factory.mktemp("half_turn"), quads=2, resolution=32)
+    update_index(folder, {**read_index(folder)["settings"], "symmetry": Symmetry(2).to_json()})
+    return folder
+
+
+def test_dataset_symmetry_from_the_index_or_the_category(briefcase_like, synthetic_dataset):
+    assert open_dataset(briefcase_like).symmetry == Symmetry(2)
+    assert open_dataset(synthetic_dataset).symmetry == Symmetry(1)  # no key, no declared category
+    assert symmetry_of_settings({"category": "vases"}) == Symmetry(CONTINUOUS)  # written before the key existed
+    assert symmetry_of_settings({"category": "vases", "symmetry": {"axis": "up", "order": 1}}) == Symmetry(1)
+    assert [symmetry_of(c).order for c in ("vases", "briefcases", "file_cabinets", "shoes")] == [0, 2, 2, 1]
+
+
+def test_evaluation_reports_the_rotation_error_modulo_the_symmetry(briefcase_like, monkeypatch):
+    """An estimate off by exactly the half turn: 180 degrees plain, 0 modulo the dataset's symmetry."""
+    samples = PairSampleDataset(briefcase_like, with_rotation=True)
+    batch = default_collate([samples[index] for index in range(len(samples))])
+    half_turns = axis_rotations(batch["up_axis"].double().numpy(), np.array([math.pi]))[:, 0]
+    flipped = torch.from_numpy(batch["rotation"].double().numpy() @ half_turns).float()
+    monkeypatch.setattr(rotations, "load_nocs_net", lambda weights, device: (None, weights))
+    monkeypatch.setattr(rotations, "estimate_pose_inputs", lambda *args, **kwargs: {
+        "rotation": flipped, "pivot": batch["pivot"], "camera_depth": batch["camera_depth"],
+        "valid": torch.ones(len(flipped), dtype=torch.bool)})
+    estimator = rotations.EstimatedRotations("nocs.pt")
+    estimator(batch)
+    summary = estimator.summary()
+    assert batch["symmetry_order"].tolist() == [2] * 8 and summary["pairs"] == 8
+    assert summary["median_deg"] == pytest.approx(180.0, abs=0.01)
+    assert summary["p90_mod_symmetry_deg"] == pytest.approx(0.0, abs=0.01)
+
+
+def write_manifest(folder, **header):
+    path = folder / "manifest.json"
+    path.write_text(json.dumps({"category": "vases", "source": "dir", **header,
+                                "models": [{"model_id": "vase000", "canonical_euler_deg": [0, 0, 90]}]}))
+    return path
+
+
+@pytest.mark.parametrize("declared, expected", [("continuous", Symmetry(CONTINUOUS)), ("none", Symmetry(1)),
+                                                (3, Symmetry(3))])
+def test_manifest_symmetry_is_what_the_run_records(tmp_path, declared, expected):
+    manifest = read_manifest(write_manifest(tmp_path, symmetry=declared))
+    assert manifest["symmetry"] == expected and manifest["models"] == {"vase000": (0.0, 0.0, 90.0)}
+    assert run_symmetry("vases", manifest) == expected
+    assert run_symmetry("vases", read_manifest(write_manifest(tmp_path))) == Symmetry(CONTINUOUS)  # the category's
+    assert run_symmetry("shoes", None) == Symmetry(1)
+
+
+def test_render_pairs_writes_the_symmetry_into_the_settings(tmp_path):
+    options = render_cli.parse_args(["--category", "briefcases", "--out", str(tmp_path / "out"), "--quiet"])
+    settings = shard_settings_of(options, [], render_settings_of(options))
+    assert settings["symmetry"] == {"axis": "up", "order": 2}
+    assert symmetry_of_settings(json.loads(json.dumps(settings))) == Symmetry(2)
+    manifest = write_manifest(tmp_path, category="briefcases", symmetry=4)
+    options = render_cli.parse_args(["--category", "briefcases", "--manifest", str(manifest), "--source", "dir",
+                                     "--mesh-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet"])
+    assert shard_settings_of(options, [], render_settings_of(options))["symmetry"] == {"axis": "up", "order": 4}
+
+
+@pytest.mark.parametrize("declared", ["twofold", 0, -2, 1.5, True, {"order": 2}])
+def test_bad_manifest_symmetry_is_one_line_naming_the_file(tmp_path, capsys, declared):
+    manifest = write_manifest(tmp_path, symmetry=declared)
+    with pytest.raises(SystemExit) as stop:
+        render_cli.main(["--category", "vases", "--manifest", str(manifest), "--source", "dir", "--mesh-dir",
+                         str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    assert str(manifest) in err and "symmetry" in err and '"continuous", "none" or a positive' in err
+    assert not (tmp_path / "out").exists()

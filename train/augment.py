@@ -4,7 +4,7 @@ Mirroring a sample (appearance, pose, target, their masks, keypoints and the gro
 gives another valid sample: a mirrored object in mirrored poses. Images and masks are flipped along W;
 keypoints map x -> W - x (pixel centres j + 0.5 -> W - j - 0.5, the convention of eopose.model.flow); the
 backward flow is flipped spatially and its x component negated; the camera-frame rotation R becomes M R M with
-M = diag(-1, 1, 1) and the pivot's x maps like a keypoint's. Which samples flip is drawn from a generator seeded
+M = diag(-1, 1, 1), the up axis u becomes M u and the pivot's x maps like a keypoint's. Which samples flip is drawn from a generator seeded
 by (run seed, global step), so a resumed run flips exactly as an uninterrupted one; so is the rotation noise
 (`data.rotation_noise_deg`), which teaches the volume3d warp to tolerate estimated rotations.
 """
@@ -37,6 +37,9 @@ def flip_samples(batch: dict, flip: torch.Tensor) -> dict:
         pivot = batch["pivot"].clone()
         pivot[..., 0] = width - pivot[..., 0]
         out["pivot"] = torch.where(where.view(-1, 1), pivot, batch["pivot"])
+    if "up_axis" in batch:
+        mirrored = batch["up_axis"] * torch.tensor([-1.0, 1.0, 1.0], device=where.device)
+        out["up_axis"] = torch.where(where.view(-1, 1), mirrored, batch["up_axis"])
     if "flow_gt" in batch:
         mirrored = batch["flow_gt"].flip(-1) * torch.tensor([-1.0, 1.0], device=where.device).view(1, 2, 1, 1)
         out["flow_gt"] = torch.where(where, mirrored, batch["flow_gt"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..categories import Symmetry, symmetry_of_settings
 from .files import open_shard
 from .index import index_lock, read_index
 from .schema import FIELDS, KEYPOINT_FIELDS, DatasetFormatError, check_shard_schema, corrupt_shard, fields_of_version
@@ -77,6 +78,12 @@ class QuadDataset:
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
+
+    @property
+    def symmetry(self) -> Symmetry:
+        """The shape symmetry of the dataset's category (index.json `settings.symmetry`; older datasets: the
+        category's declared one, eopose.dataset.categories)."""
+        return symmetry_of_settings(self.index.get("settings") or {})
 
     def __getstate__(self):
         state = self.__dict__.copy()

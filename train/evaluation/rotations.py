@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from eopose.dataset.categories import Symmetry
 from eopose.dataset.image_pose import estimate_pose_inputs
 from eopose.dataset.keypoints.nocs_net import load_nocs_net
-from eopose.dataset.pose_estimate import rotation_angle_deg
+from eopose.dataset.pose_estimate import rotation_error_deg
 
 ROTATION_SOURCES = ("shard", "estimated")
 
@@ -20,29 +21,39 @@ def to_rgba(image: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     return both.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def quantile(values: np.ndarray, percent: float) -> float | None:
+    return float(np.percentile(values, percent)) if len(values) else None
+
+
 class EstimatedRotations:
     """Replaces a batch's rotation, pivot and camera depth by estimates from its appearance and pose images and
-    keeps the angular errors against the shards' rotations."""
+    keeps the angular errors against the shards' rotations: plain, and modulo the shape symmetry of each sample's
+    dataset (the batch's `up_axis` and `symmetry_order`, dataset.pairs; rotation_error_deg)."""
 
     def __init__(self, weights, device="cpu"):
         self.net, self.weights = load_nocs_net(weights, device)  # one-line WeightsUnavailable naming --weights
         self.device = device
         self.errors: list = []
+        self.symmetric_errors: list = []
         self.invalid = 0
 
     def __call__(self, batch: dict) -> dict:
         estimate = estimate_pose_inputs(self.net, to_rgba(batch["appearance"], batch["mask_appearance"]),
                                         to_rgba(batch["pose"], batch["mask_pose"]), self.device)
         if "rotation" in batch:
-            relative = estimate["rotation"].double() @ batch["rotation"].double().cpu().transpose(1, 2)
-            self.errors += rotation_angle_deg(relative.numpy()).tolist()
+            estimated, truth = estimate["rotation"].double().numpy(), batch["rotation"].double().cpu().numpy()
+            self.errors += rotation_error_deg(estimated, truth).tolist()
+            axes, orders = batch["up_axis"].double().cpu().numpy(), batch["symmetry_order"].tolist()
+            self.symmetric_errors += [float(rotation_error_deg(estimated[i], truth[i], Symmetry(order), axes[i]))
+                                      for i, order in enumerate(orders)]
         self.invalid += int((~estimate["valid"]).sum())
         device = batch["appearance"].device
         return {**batch, **{key: estimate[key].to(device) for key in ("rotation", "pivot", "camera_depth")}}
 
     def summary(self) -> dict:
-        """Median and 90th-percentile angular error (degrees) against the shards, and pairs without an estimate."""
-        errors = np.asarray(self.errors)
+        """Median and 90th-percentile angular error (degrees) against the shards, plain and modulo the shape
+        symmetry, and pairs without an estimate."""
+        errors, symmetric = np.asarray(self.errors), np.asarray(self.symmetric_errors)
         return {"weights": str(self.weights), "pairs": len(errors), "invalid": self.invalid,
-                "median_deg": float(np.median(errors)) if len(errors) else None,
-                "p90_deg": float(np.percentile(errors, 90)) if len(errors) else None}
+                "median_deg": quantile(errors, 50), "p90_deg": quantile(errors, 90),
+                "median_mod_symmetry_deg": quantile(symmetric, 50), "p90_mod_symmetry_deg": quantile(symmetric, 90)}
