@@ -72,14 +72,24 @@ def style_seeds(category: str, wanted, count: int) -> list[int]:
             return seeds
 
 
+def _build(category: str, seed: int) -> tuple[list, object]:
+    """(parts, atlas) of ``(category, seed)``: the generator's named parts (mesh_ops.Part) and texture atlas."""
+    _check(category, seed)
+    rng = _rng(category, seed)
+    return GENERATORS[category].build(_sample(category, seed, rng), rng)
+
+
+def face_regions(category: str, seed: int) -> np.ndarray:
+    """[F] the texture region of each face of ``generate(category, seed)``, in face order: the generator's name for
+    the part a face belongs to (e.g. a file cabinet's ``drawer0``, a briefcase's ``top``)."""
+    parts, _ = _build(category, seed)
+    return np.concatenate([np.full(len(part.faces), part.region, dtype=object) for part in parts])
+
+
 def generate(category: str, seed: int) -> trimesh.Trimesh:
     """The textured single mesh of ``(category, seed)`` in the category's canonical frame,
     standing on ``y = 0`` with its bounding box centred in x and z."""
-    _check(category, seed)
-    rng = _rng(category, seed)
-    module = GENERATORS[category]
-    parts, atlas = module.build(_sample(category, seed, rng), rng)
-    mesh = assemble(parts, atlas)
+    mesh = assemble(*_build(category, seed))
     low, high = mesh.bounds
     mesh.apply_translation([-(low[0] + high[0]) / 2, -low[1], -(low[2] + high[2]) / 2])
     return mesh
