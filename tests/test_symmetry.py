@@ -18,6 +18,7 @@ from eopose.dataset.synthetic import make_quadruplet_rows, render_ellipsoid, wri
 from eopose.render import cli as render_cli
 from eopose.render.run import render_settings_of, shard_settings_of
 from eopose.render.sources import read_manifest, run_symmetry
+from eopose.train.augment import flip_samples
 from eopose.train.evaluation import rotations
 
 HALF_TURN = Symmetry(2).rotations()[1]
@@ -189,3 +190,16 @@ def test_bad_manifest_symmetry_is_one_line_naming_the_file(tmp_path, capsys, dec
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     assert str(manifest) in err and "symmetry" in err and '"continuous", "none" or a positive' in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_flipped_sample_keeps_its_error_modulo_the_symmetry(briefcase_like):
+    samples = PairSampleDataset(briefcase_like, with_rotation=True)
+    batch = default_collate([samples[index] for index in range(4)])
+    estimate = batch["rotation"].double() @ torch.from_numpy(axis_rotations(batch["up_axis"].double().numpy(),
+                                                                              np.array([math.radians(150)]))[:, 0])
+    flipped = flip_samples({**batch, "estimate": estimate}, torch.ones(4, dtype=torch.bool))
+    mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
+    errors = [rotation_error_deg(e.numpy(), t.double().numpy(), Symmetry(2), u.double().numpy())
+              for e, t, u in ((estimate, batch["rotation"], batch["up_axis"]),
+                              (mirror @ estimate @ mirror, flipped["rotation"], flipped["up_axis"]))]
+    assert np.allclose(errors, 30.0, atol=1e-3)  # 150 degrees about up is 30 from the half turn
