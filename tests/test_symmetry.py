@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import default_collate
 
 from eopose.dataset.categories import CONTINUOUS, Symmetry, symmetry_of, symmetry_of_settings, turn_nocs
-from eopose.dataset.keypoints.nocs_matching import match_nocs
+from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences, match_nocs
 from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.pose_estimate import axis_rotations, rotation_error_deg
 from eopose.dataset.shard_format import open_dataset, read_index, update_index
@@ -203,3 +203,12 @@ def test_a_flipped_sample_keeps_its_error_modulo_the_symmetry(briefcase_like):
               for e, t, u in ((estimate, batch["rotation"], batch["up_axis"]),
                               (mirror @ estimate @ mirror, flipped["rotation"], flipped["up_axis"]))]
     assert np.allclose(errors, 30.0, atol=1e-3)  # 150 degrees about up is 30 from the half turn
+
+
+def test_the_nocs_method_matches_modulo_a_symmetry_its_state_carries(ellipsoids):
+    method = NocsCorrespondences()
+    rows = {"nocs": ellipsoids["nocs"][5:6].astype(np.float32).copy(), "mask": ellipsoids["mask"][5:6]}
+    today = method.match(method.prepare(rows), 0, 0, 3)  # rendered NOCS: matched as they are
+    rows["nocs"][0, 3] = turned(rows["nocs"][0, 3], rows["mask"][0, 3], HALF_TURN)
+    assert all(np.array_equal(x, y) for x, y in zip(today, method.match({**rows, "symmetry": Symmetry(2)}, 0, 0, 3)))
+    assert not np.array_equal(today[1], method.match(rows, 0, 0, 3)[1])

@@ -156,12 +156,15 @@ class NocsCorrespondences:
                 "order": "raster(points_a)"}
 
     def prepare(self, rows: dict) -> dict:
-        """Nothing to precompute: the state is `rows` (`nocs` [n, V, H, W, 3], `mask` [n, V, H, W])."""
+        """Nothing to precompute: the state is `rows` (`nocs` [n, V, H, W, 3], `mask` [n, V, H, W]; no `symmetry`:
+        the rendered pass is the exact canonical frame)."""
         return rows
 
     def match(self, state: dict, row: int, a: int, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(points_a [k, 2], points_p [k, 2], valid [k]) between views a and p of row `row`."""
+        """(points_a [k, 2], points_p [k, 2], valid [k]) between views a and p of row `row`; modulo the state's
+        `symmetry` (a Symmetry) where `prepare` put one (predicted NOCS), else as the NOCS are (the rendered pass)."""
         confidence = state.get("confidence")
         return match_nocs(state["nocs"][row, a], state["mask"][row, a], state["nocs"][row, p], state["mask"][row, p],
                           self.k, self.seed, *((None, None) if confidence is None else (confidence[row, a],
-                                                                                       confidence[row, p])))
+                                                                                       confidence[row, p])),
+                          symmetry=state.get("symmetry"))
