@@ -68,13 +68,13 @@ def confident_pixels(mask: np.ndarray, confidence: np.ndarray | None) -> np.ndar
     return np.flatnonzero(foreground)
 
 
-class _Candidates(NamedTuple):
+class CandidatePairs(NamedTuple):
     index: np.ndarray  # [C] candidate appearance pixels (indices into the view's matched pixels), ascending
     partner: np.ndarray  # [C] their pose pixels (indices into the pose view's matched pixels)
     distance: np.ndarray  # [C] NOCS distance of each pair
 
 
-def candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.ndarray, size: int) -> _Candidates:
+def candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.ndarray, size: int) -> CandidatePairs:
     """Step 1 of the module docstring between the matched pixels of two views: NOCS [A, 3] / [P, 3], the
     appearance pixels' (x, y) [A, 2], the image size max(H, W)."""
     distance, nn_ap = cKDTree(coords_p).query(coords_a)
@@ -86,11 +86,11 @@ def candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.nda
     # one pair per pose pixel (its nearest appearance candidate): a sample and its swap share points both ways
     order = candidates[np.lexsort((candidates, distance[candidates], nn_ap[candidates]))]
     candidates = np.sort(order[np.unique(nn_ap[order], return_index=True)[1]])
-    return _Candidates(candidates, nn_ap[candidates], distance[candidates])
+    return CandidatePairs(candidates, nn_ap[candidates], distance[candidates])
 
 
 def symmetric_candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords_p: np.ndarray, size: int,
-                              symmetry: Symmetry) -> tuple[_Candidates, int]:
+                              symmetry: Symmetry) -> tuple[CandidatePairs, int]:
     """(candidates, turn): step 1 against each turn of the pose view's NOCS about the up axis
     (categories.turn_nocs over symmetry.rotations(CONTINUOUS_STEPS), the identity first), keeping the turn whose
     candidate pairs are closest in NOCS (median distance); a later turn must beat the best so far by
