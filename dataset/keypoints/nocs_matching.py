@@ -53,7 +53,10 @@ MIN_CONFIDENT_FRACTION = 0.25
 # replaces the NOCS as they are when the median NOCS distance of its candidate pairs is smaller by more than
 # SYMMETRY_TOLERANCE (a quarter of the cross-model median pair distance above). Shape alone cannot tell the turns of
 # a symmetric shape apart: this takes back a turn that makes the two views disagree, for NOCS predicted from images;
-# the rendered pass is the exact canonical frame and needs none.
+# the rendered pass is the exact canonical frame and needs none. On exact NOCS of two differently shaped ellipsoids
+# (symmetric under a half turn; 96 samples of eopose.dataset.synthetic, seed 1) order 2 keeps the identity for 71%
+# and takes back a half turn applied to the pose view for 48%: where the two shapes differ as much as there, shape
+# alone often cannot say which turn is right.
 CONTINUOUS_STEPS = 36
 SYMMETRY_TOLERANCE = 0.005
 
