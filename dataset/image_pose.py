@@ -51,12 +51,15 @@ def fit_pivot(nocs: np.ndarray, mask: np.ndarray, rotation: np.ndarray, weights:
 
 @torch.no_grad()
 def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: np.ndarray, device="cpu",
-                         camera_depth: float = DEFAULT_CAMERA_DEPTH) -> dict:
+                         camera_depth: float = DEFAULT_CAMERA_DEPTH, categories=None) -> dict:
     """{rotation [B, 3, 3], pivot [B, 2] (pixels), camera_depth [B], valid [B] bool} as float32 tensors for uint8
-    RGBA pairs [B, H, W, 4] (the alpha is the foreground; nocs-net's own foreground narrows it). An invalid pair
-    (a view with too few foreground pixels) gets the identity and the image centre."""
+    RGBA pairs [B, H, W, 4] (the alpha is the foreground; nocs-net's own foreground narrows it) of `categories`
+    (one name or one per pair; needed by a nocs-net of several categories). An invalid pair (a view with too few
+    foreground pixels) gets the identity and the image centre."""
     count, height, width = appearance_rgba.shape[:3]
-    nocs, probability, confidence = predict(net, np.concatenate([appearance_rgba, pose_rgba]), device)
+    views = categories if categories is None or isinstance(categories, str) else [*categories, *categories]
+    nocs, probability, confidence = predict(net, np.concatenate([appearance_rgba, pose_rgba]), device,
+                                            categories=views)
     masks = (np.concatenate([appearance_rgba, pose_rgba])[..., 3] > 127) & (probability > FOREGROUND_THRESHOLD)
     rotations = np.tile(np.eye(3), (count, 1, 1))
     pivots = np.tile([width / 2, height / 2], (count, 1))

@@ -1,5 +1,6 @@
-"""nocs-net: the network, its symmetric loss and augmentation, train-nocs (loss falls, exact resume) and the
-`nocs-net` keypoint method in build-keypoint-cache / eval-correspondences (one matching path with `nocs`)."""
+"""nocs-net: the network, its category input, its loss modulo each category's symmetry and its augmentation,
+train-nocs (loss falls, exact resume, several categories) and the `nocs-net` keypoint method in
+build-keypoint-cache / eval-correspondences (one matching path with `nocs`; PCK per category)."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,11 @@ import torch
 from eopose.dataset.keypoints import cli
 from eopose.dataset.keypoints.methods import IMAGE_METHODS, METHODS, build_method
 from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences, confident_pixels, match_nocs
-from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, NocsNet, NocsNetConfig, NocsNetOutput, predict
+from eopose.dataset.keypoints.nocs_net import (CONFIDENT_ERROR, NocsNet, NocsNetConfig, NocsNetOutput, load_nocs_net,
+                                               picture_category, predict)
 from eopose.dataset.keypoints.nocs_net_method import NocsNetCorrespondences
-from eopose.dataset.shard_format import open_dataset, verify
-from eopose.dataset.synthetic import write_synthetic_dataset
+from eopose.dataset.shard_format import open_dataset, shard_name, update_index, verify, write_shard
+from eopose.dataset.synthetic import make_quadruplet_rows, write_synthetic_dataset
 from eopose.train.nocs import trainer as nocs_trainer
 from eopose.train.nocs.augment import augment_views
 from eopose.train.nocs.cli import main as train_nocs
@@ -101,7 +103,7 @@ def test_half_turn_forgives_exactly_a_half_turn_for_briefcases_not_for_shoes():
     assert half_briefcase < 1e-6 and half_exact > 0.1  # a briefcase turned front to back costs nothing
     assert best(math.pi, shoe) == pytest.approx((half_exact, half_exact))  # a shoe turned toe to heel does
     quarter_briefcase, quarter_exact = best(math.pi / 2, briefcase)
-    assert quarter_briefcase == pytest.approx(quarter_exact) and quarter_briefcase > 0.1  # a quarter turn is no symmetry
+    assert quarter_briefcase == pytest.approx(quarter_exact) and quarter_briefcase > 0.1  # no quarter-turn symmetry
 
 
 def test_confidence_target_is_the_pixels_within_the_confident_error():
@@ -245,3 +247,57 @@ def test_missing_or_wrong_weights_one_line_naming_the_fix(data, run, tmp_path, c
         error = capsys.readouterr().err.strip()
         assert "\n" not in error and f"--weights {path}" in error
     assert list(data.glob("*.tmp-*")) == [] and "nocs-net" not in open_dataset(data).keypoint_methods(0)
+
+
+@pytest.fixture(scope="module")
+def two_categories(tmp_path_factory):
+    """Two dataset folders of analytic ellipsoids labelled briefcases and shoes, and one folder holding both."""
+    root = tmp_path_factory.mktemp("nocs-categories")
+    folders = [write_synthetic_dataset(root / name, quads=10, resolution=64, quads_per_shard=5, seed=seed,
+                                       category=name) for seed, name in enumerate(("briefcases", "shoes"))]
+    mixed = root / "mixed"
+    mixed.mkdir()
+    for shard, (seed, name) in enumerate(enumerate(("briefcases", "shoes"))):
+        write_shard(mixed / shard_name(shard), make_quadruplet_rows(6, 64, 64, seed, name), {"seed": seed})
+    update_index(mixed, {})
+    return folders, mixed
+
+
+@pytest.fixture(scope="module")
+def categories_run(two_categories, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nocs-categories-run") / "run"
+    folders, _ = two_categories
+    assert train_nocs(["--data", str(folders[0]), "--data", str(folders[1]), "--config", "tiny", "--out",
+                       str(out)]) == 0
+    return out
+
+
+def test_category_input_starts_as_identity_and_changes_the_output_once_trained(two_categories, categories_run):
+    rgba = open_dataset(two_categories[0][0]).read(0, ("rgba",))["rgba"]
+    fresh = NocsNet(NocsNetConfig(channels=(8, 16, 32)), ("briefcases", "shoes")).eval()
+    assert len(fresh.film) == 5  # after 3 down and 2 up blocks
+    assert np.array_equal(predict(fresh, rgba, categories="briefcases")[0], predict(fresh, rgba, categories="shoes")[0])
+    net, _ = load_nocs_net(categories_run / "checkpoints" / "final.pt")
+    assert net.categories == ("briefcases", "shoes") and net.conditioned
+    as_briefcase, as_shoe = (predict(net, rgba, categories=name)[0] for name in ("briefcases", "shoes"))
+    assert float(np.abs(as_briefcase - as_shoe).mean()) > 1e-3
+    assert np.array_equal(predict(net, rgba, categories=["shoes"] * 4)[0], as_shoe)
+    with pytest.raises(ValueError, match="knows 2 categories"):
+        predict(net, rgba)
+    with pytest.raises(ValueError, match="category vases: this nocs-net knows briefcases, shoes"):
+        predict(net, rgba, categories="vases")
+
+
+def test_single_category_checkpoint_has_no_category_input(data, run, tmp_path):
+    payload = torch.load(run / "checkpoints" / "final.pt", weights_only=True)
+    assert payload["categories"] == ["ellipsoids"] and not any("film" in name for name in payload["model"])
+    old = tmp_path / "before-categories.pt"  # a checkpoint saved before categories were recorded
+    torch.save({key: value for key, value in payload.items() if key != "categories"}, old)
+    net, _ = load_nocs_net(run / "checkpoints" / "final.pt")
+    old_net, _ = load_nocs_net(old)
+    assert old_net.categories == () and not old_net.conditioned
+    rgba = open_dataset(data).read(0, ("rgba",))["rgba"]
+    expected = predict(net, rgba)
+    for out in (predict(old_net, rgba), predict(net, rgba, categories="shoes"), predict(old_net, rgba, categories="x")):
+        assert all(np.array_equal(a, b) for a, b in zip(out, expected))
+    assert picture_category(net, None) == "ellipsoids" and picture_category(old_net, None) is None

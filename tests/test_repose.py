@@ -222,3 +222,21 @@ def test_volume3d_checkpoint_reposes_with_nocs_net_rotations(assets, tmp_path, c
     assert repose_main(argv + ["--method", "dino", "--weights", str(assets["weights"]), "--load-size", "48"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "volume3d" in error[0] and "--method nocs-net" in error[0]
+
+
+def test_nocs_net_of_several_categories_needs_category_in_one_line(assets, capsys):
+    root = assets["root"]
+    net = NocsNet(NocsNetConfig(channels=(8, 16, 32)), ("briefcases", "shoes"))
+    missing = net.load_state_dict(torch.load(assets["nocs_net"], weights_only=True)["model"], strict=False).missing_keys
+    assert missing and all(key.startswith("film.") for key in missing)  # the single network's weights, FiLM at identity
+    several = save_checkpoint(root / "nocs-net-categories.pt", checkpoint_payload(net))
+    single = ["--appearance", str(root / "appearance.png"), "--pose", str(root / "pose-alpha.png"),
+              "--checkpoint", str(assets["checkpoint"]), "--method", "nocs-net", "--weights", str(several)]
+    assert repose_main(single + ["--out", str(root / "never.png")]) == 2
+    assert _errors(capsys) == ("repose: error: --category: the nocs-net weights know 2 categories; pass --category "
+                               "briefcases|shoes")
+    assert repose_main(single + ["--out", str(root / "never.png"), "--category", "vases"]) == 2
+    assert "--category vases: the nocs-net weights know briefcases, shoes" in _errors(capsys)
+    assert not (root / "never.png").exists()
+    assert repose_main(single + ["--out", str(root / "shoe.png"), "--category", "shoes"]) == 0
+    assert Image.open(root / "shoe.png").size == (100, 64)

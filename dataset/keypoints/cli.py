@@ -28,9 +28,11 @@ from .backbones import DEFAULT_PRESET, PRESETS
 from .cache import correspond, sample_keypoints
 from .methods import K_DEFAULT, METHODS
 from .methods import build_method as build_named_method
+from .nocs_net import category_indices
+from .nocs_net_method import NocsNetCorrespondences
 from .preview import draw_preview
 
-FIELDS = ("rgba", "mask", "nocs")
+FIELDS = ("rgba", "mask", "nocs", "category")  # the category: nocs-net of several categories takes it as input
 PREVIEW_QUADS = 2  # the preview shows the 4 samples of the first 2 quadruplets
 
 
@@ -70,6 +72,9 @@ def _setup(prog: str, argv, extra, check=None) -> tuple:
             check(args)
         dataset = open_dataset(args.data_dir)
         method = build_method(args)
+        if isinstance(method, NocsNetCorrespondences):  # a category the network does not know: say so up front
+            categories = dataset.column("category")
+            category_indices(method.net, categories, len(categories))
     except (DatasetFormatError, WeightsUnavailable, ValueError) as error:  # UsageError is a ValueError
         command_line.fail(prog, error)
         return args, None, None

@@ -66,27 +66,61 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(*_conv(cin, cout), *_conv(cout, cout))
 
 
-class NocsNet(nn.Module):
-    """images [B, 3, H, W] in [0, 1] (H, W multiples of stem_stride * 2**(levels - 1)) -> NocsNetOutput."""
+class CategoryFiLM(nn.Module):
+    """features [B, C, H, W], category [B] -> features * scale[category] + shift[category] (per channel; module
+    docstring), the identity at initialisation."""
 
-    def __init__(self, config: NocsNetConfig = NocsNetConfig()):
+    def __init__(self, categories: int, channels: int):
+        super().__init__()
+        self.scale = nn.Embedding(categories, channels)
+        self.shift = nn.Embedding(categories, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+        return features * self.scale(category)[:, :, None, None] + self.shift(category)[:, :, None, None]
+
+
+class NocsNet(nn.Module):
+    """images [B, 3, H, W] in [0, 1] (H, W multiples of stem_stride * 2**(levels - 1)) and, for a network of
+    several `categories`, category [B] (indices into them; `category_indices`) -> NocsNetOutput."""
+
+    def __init__(self, config: NocsNetConfig = NocsNetConfig(), categories: tuple = ()):
         super().__init__()
         self.config = config
+        self.categories = tuple(categories)
         widths = config.channels
         self.stem = nn.Sequential(*_conv(3, widths[0], config.stem_stride))
         self.down = nn.ModuleList([_block(widths[max(level - 1, 0)], width) for level, width in enumerate(widths)])
         self.up = nn.ModuleList([_block(widths[level + 1] + widths[level], widths[level])
                                  for level in reversed(range(len(widths) - 1))])
         self.head = nn.Conv2d(widths[0], 5, 1)
+        if self.conditioned:  # after each down block, then each up block (finest last)
+            self.film = nn.ModuleList([CategoryFiLM(len(self.categories), width) for width in
+                                       (*widths, *(widths[level] for level in reversed(range(len(widths) - 1))))])
 
-    def forward(self, images: torch.Tensor) -> NocsNetOutput:
+    def missing_category(self) -> str:
+        return (f"this nocs-net knows {len(self.categories)} categories ({', '.join(self.categories)}) and needs "
+                f"each image's category")
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the network takes a category input (it knows several categories)."""
+        return len(self.categories) > 1
+
+    def forward(self, images: torch.Tensor, category: torch.Tensor | None = None) -> NocsNetOutput:
+        if self.conditioned and category is None:
+            raise ValueError(self.missing_category())
+        films = iter(self.film) if self.conditioned else None
         x, skips = self.stem(images * 2.0 - 1.0), []
         for level, block in enumerate(self.down):
             x = block(x if level == 0 else F.max_pool2d(x, 2))
+            x = next(films)(x, category) if films else x
             skips.append(x)
         for block, skip in zip(self.up, reversed(skips[:-1])):
             x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False),
                                  skip], dim=1))
+            x = next(films)(x, category) if films else x
         out = self.head(x)
         if out.shape[-2:] != images.shape[-2:]:
             out = F.interpolate(out, size=images.shape[-2:], mode="bilinear", align_corners=False)
@@ -97,9 +131,41 @@ def parameter_count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+def category_indices(net: NocsNet, categories, count: int) -> torch.Tensor | None:
+    """category [count] (int64 indices into net.categories) of `count` images whose categories are `categories`
+    (one name for all, or one per image); None for a network without a category input. Raises ValueError naming
+    the network's categories for one it does not know."""
+    if not net.conditioned:
+        return None
+    if categories is None:
+        raise ValueError(net.missing_category())
+    names = [categories] * count if isinstance(categories, str) else [str(name) for name in categories]
+    unknown = sorted({str(name) for name in names} - set(net.categories))
+    if unknown:
+        raise ValueError(f"category {', '.join(unknown)}: this nocs-net knows {', '.join(net.categories)}; "
+                         f"pass --weights of a network trained on it")
+    return torch.tensor([net.categories.index(name) for name in names], dtype=torch.int64)
+
+
+def picture_category(net: NocsNet, category: str | None) -> str | None:
+    """The category of pictures that carry none (`repose --category`): `category`, else the network's only one;
+    raises ValueError naming --category and the choices when the network knows several and none is given, or
+    does not know the one given."""
+    known = net.categories
+    if category is None:
+        if len(known) > 1:
+            raise ValueError(f"--category: the nocs-net weights know {len(known)} categories; pass --category "
+                             f"{'|'.join(known)}")
+        return known[0] if known else None
+    if known and category not in known:
+        raise ValueError(f"--category {category}: the nocs-net weights know {', '.join(known)}; pass one of them")
+    return category
+
+
 def checkpoint_payload(net: NocsNet) -> dict:
     """The part of a checkpoint `load_nocs_net` reads (train-nocs adds its config and progress)."""
-    return {"kind": CHECKPOINT_KIND, "net": net.config.to_dict(), "model": net.state_dict()}
+    return {"kind": CHECKPOINT_KIND, "net": net.config.to_dict(), "categories": list(net.categories),
+            "model": net.state_dict()}
 
 
 def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
@@ -109,7 +175,7 @@ def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
             raise ValueError("no 'kind': 'nocs-net' entry")
-        net = NocsNet(NocsNetConfig.from_dict(payload["net"]))
+        net = NocsNet(NocsNetConfig.from_dict(payload["net"]), tuple(payload.get("categories", ())))
         net.load_state_dict(payload["model"])
     except Exception as error:  # not a checkpoint, another kind, a damaged file
         raise unloadable("nocs-net", path, error, "pass RUN/checkpoints/final.pt of a train-nocs run") from None
@@ -117,18 +183,21 @@ def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
 
 
 @torch.inference_mode()
-def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, ...]:
-    """uint8 straight-alpha RGBA [B, H, W, 4] -> (NOCS float32 [B, H, W, 3], foreground probability [B, H, W],
-    confidence [B, H, W]: the predicted probability that a pixel's NOCS error is under CONFIDENT_ERROR)."""
+def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32,
+            categories=None) -> tuple[np.ndarray, ...]:
+    """uint8 straight-alpha RGBA [B, H, W, 4] of `categories` (one name or one per image; category_indices) ->
+    (NOCS float32 [B, H, W, 3], foreground probability [B, H, W], confidence [B, H, W]: the predicted
+    probability that a pixel's NOCS error is under CONFIDENT_ERROR)."""
     config = net.config
     height, width = rgba.shape[1:3]
+    category = category_indices(net, categories, len(rgba))
     outputs = []
     for start in range(0, len(rgba), batch_size):
         images, _ = composite(rgba[start:start + batch_size], config.background)
         if (height, width) != (config.resolution,) * 2:
             images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
                                    align_corners=False)
-        out = net(images.to(device))
+        out = net(images.to(device), None if category is None else category[start:start + batch_size].to(device))
         both = torch.cat([out.nocs, torch.sigmoid(out.mask_logits), torch.sigmoid(out.confidence_logits)], dim=1)
         if (height, width) != (config.resolution,) * 2:
             both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)

@@ -5,7 +5,9 @@ Foreground of a view = the given mask (the rendered hard mask in shards, the alp
 `repose`) AND the network's predicted foreground (probability > MASK_THRESHOLD). Predicted NOCS are exact up to
 the network's error; for a symmetric category the network is trained to keep the texture-consistent solution
 (eopose.train.nocs.loss), so matching prefers texture-consistent points. The network's per-pixel confidence goes
-to the shared matching (nocs_matching.confident_pixels), which leaves out the pixels it does not trust.
+to the shared matching (nocs_matching.confident_pixels), which leaves out the pixels it does not trust. A
+network of several categories takes each quadruplet's category from the rows (the shards' `category`; `repose`
+passes its --category).
 """
 from __future__ import annotations
 
@@ -37,9 +39,13 @@ class NocsNetCorrespondences(NocsCorrespondences):
 
     def prepare(self, rows: dict) -> dict:
         """Predict NOCS, foreground and confidence for every view of `rows` (`rgba` [n, V, H, W, 4], `mask`
-        [n, V, H, W])."""
+        [n, V, H, W], `category` [n] where the network knows several); the state keeps `category` when given."""
         rgba = rows["rgba"]
-        nocs, probability, confidence = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device)
+        category = rows.get("category")
+        views = None if category is None else np.repeat(np.asarray(category).reshape(-1), rgba.shape[1])
+        nocs, probability, confidence = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device,
+                                                categories=views)
         nocs = nocs.reshape(*rgba.shape[:-1], 3)
         mask = (np.asarray(rows["mask"]) > 0) & (probability.reshape(rgba.shape[:-1]) > MASK_THRESHOLD)
-        return {"nocs": nocs, "mask": mask, "confidence": confidence.reshape(rgba.shape[:-1])}
+        state = {"nocs": nocs, "mask": mask, "confidence": confidence.reshape(rgba.shape[:-1])}
+        return state if category is None else {**state, "category": category}

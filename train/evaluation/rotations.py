@@ -39,7 +39,8 @@ class EstimatedRotations:
 
     def __call__(self, batch: dict) -> dict:
         estimate = estimate_pose_inputs(self.net, to_rgba(batch["appearance"], batch["mask_appearance"]),
-                                        to_rgba(batch["pose"], batch["mask_pose"]), self.device)
+                                        to_rgba(batch["pose"], batch["mask_pose"]), self.device,
+                                        categories=batch["category"])
         if "rotation" in batch:
             estimated, truth = estimate["rotation"].double().numpy(), batch["rotation"].double().cpu().numpy()
             self.errors += rotation_error_deg(estimated, truth).tolist()

@@ -2,7 +2,7 @@
 
     repose --appearance A.png --pose P.png --checkpoint runs/x/checkpoints/final.pt --out OUT.png \\
            [--method dino|dinov2|nocs-net] [--weights vits8.safetensors | RUN/checkpoints/final.pt]
-           [--show-keypoints]
+           [--category vases] [--show-keypoints]
     repose --pairs pairs.csv --out-dir DIR --checkpoint ...    # CSV columns appearance,pose[,out]
     repose --pairs FOLDER --out-dir DIR --checkpoint ...       # FOLDER/appearance/NAME.* with FOLDER/pose/NAME.*
 
@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", type=Path, help="dino/dinov2: ViT weights, DINO .pth or timm .safetensors "
                                                      "(default: the local caches); nocs-net: RUN/checkpoints/final.pt "
                                                      "of train-nocs")
+    parser.add_argument("--category", help="the pictures' object category, as nocs-net takes it (default: the "
+                                           "nocs-net weights' only category; required when they know several)")
     parser.add_argument("--show-keypoints", action="store_true", help="also write <out>.keypoints.png (Ia | Ip "
                                                                       "with the matched points)")
     command_line.add_device_argument(parser)
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
             for path in (appearance, pose):
                 if not path.is_file():
                     raise ReposeError(f"{path}: no such image; check the path")
-        reposer = Reposer(args.checkpoint, args.method, args.weights, args.preset, args.load_size, device, args.seed)
+        reposer = Reposer(args.checkpoint, args.method, args.weights, args.preset, args.load_size, device, args.seed,
+                          args.category)
         if reposer.note:
             print(f"repose: note: {reposer.note}", file=sys.stderr)
         for appearance, pose, out in tqdm(jobs, desc="repose", unit="pair", disable=len(jobs) == 1):

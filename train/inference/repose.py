@@ -19,6 +19,8 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
 3. Keypoints: the keypoint cache's own dino / dinov2 / nocs-net method (dataset.keypoints.methods: the same
    presets, the same matching, channels in raster order of the appearance points) on the two R x R views
    composited on white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
+   nocs-net takes the pictures' category (`category`, repose's --category; by default the network's only one,
+   required when it knows several: eopose.dataset.keypoints.nocs_net.picture_category).
 4. EOPose on (A, P, Pa, Pp) at R x R (a volume3d checkpoint also gets the relative rotation, pivot and camera
    depth estimated from nocs-net's canonical coordinates of the two views, eopose.dataset.image_pose); the
    output is in the pose image's square frame. It is resized to the appearance image's padded square and
@@ -40,6 +42,7 @@ from eopose.dataset.contact_sheet import grid, save_png
 from eopose.dataset.keypoints.accuracy import coverage_distance
 from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
+from eopose.dataset.keypoints.nocs_net import picture_category
 from eopose.dataset.compositing import composite
 from eopose.dataset.image_pose import estimate_pose_inputs
 
@@ -146,7 +149,7 @@ class Reposer:
     """A checkpoint plus a keypoint method, loaded once for any number of pairs."""
 
     def __init__(self, checkpoint, method: str | None = None, weights=None, preset: str | None = None,
-                 load_size: int | None = None, device: str = "cpu", seed: int = 0):
+                 load_size: int | None = None, device: str = "cpu", seed: int = 0, category: str | None = None):
         self.device = torch.device(device)
         self.model, self.config = load_for_evaluation(checkpoint, self.device)
         trained_with = self.config.data.keypoint_method
@@ -163,6 +166,8 @@ class Reposer:
             raise ReposeError(f"{checkpoint}: a volume3d checkpoint estimates the rotation from nocs-net's canonical "
                               f"coordinates; pass --method nocs-net --weights RUN/checkpoints/final.pt (a train-nocs "
                               f"run)")
+        # ValueError naming --category when the network knows several categories and none is given
+        self.category = None if self.nocs_net is None else picture_category(self.nocs_net, category)
 
     @torch.no_grad()
     def __call__(self, appearance_rgba: np.ndarray, pose_rgba: np.ndarray,
@@ -175,7 +180,8 @@ class Reposer:
         rows = {"rgba": np.stack([np.concatenate([np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8),
                                                   np.full((resolution, resolution, 1), 255, np.uint8)], axis=-1)
                                   for rgb, _ in views])[None],
-                "mask": np.stack([(alpha[0] > 0.5).numpy().astype(np.uint8) for _, alpha in views])[None]}
+                "mask": np.stack([(alpha[0] > 0.5).numpy().astype(np.uint8) for _, alpha in views])[None],
+                "category": np.array([self.category], dtype=object)}
         for name, mask in zip(names, rows["mask"][0]):
             if not mask.any():
                 raise ReposeError(f"{name}: the object covers no pixel once the image is framed at the model's "
@@ -194,7 +200,8 @@ class Reposer:
         pose_inputs = {}
         if self.model.warp_kind == "volume3d":
             rgba = np.concatenate([rows["rgba"][0, ..., :3], rows["mask"][0, ..., None] * 255], axis=-1)
-            estimate = estimate_pose_inputs(self.nocs_net, rgba[:1], rgba[1:], str(self.device))
+            estimate = estimate_pose_inputs(self.nocs_net, rgba[:1], rgba[1:], str(self.device),
+                                            categories=self.category)
             pose_inputs = {key: estimate[key].to(self.device) for key in ("rotation", "pivot", "camera_depth")}
         torch.manual_seed(self.seed)  # the generator's noise injection
         result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None], mask_a[None],

@@ -4,10 +4,11 @@ under torchrun (DDP).
 Run-folder conventions as train-eopose (eopose.train.trainer): `checkpoints/last.pt` (every `checkpoint_every`
 steps, atomic, with optimiser, progress and RNG states) and `final.pt` (network + config, what `--weights`
 takes), `metrics.jsonl`, `samples/nocs-<step>.png` (image | predicted NOCS | true NOCS | predicted mask |
-confidence on the predicted foreground), `tensorboard/`, `config.json`, `split.json`. A step's data order is a
-pure function of (seed, epoch), its augmentation of (seed, step, rank) and its learning rate of the step (cosine
-decay), so `--resume` continues to the same losses as an uninterrupted run. DDP: DistributedSampler, gloo on the
-CPU / nccl on GPUs (eopose.train.distributed), rank-0 logging and checkpoints.
+confidence on the predicted foreground), `tensorboard/`, `config.json`, `split.json`. The network takes each
+view's category as input when the train split holds several (the sorted list goes into the checkpoints). A
+step's data order is a pure function of (seed, epoch), its augmentation of (seed, step, rank) and its learning
+rate of the step (cosine decay), so `--resume` continues to the same losses as an uninterrupted run. DDP:
+DistributedSampler, gloo on the CPU / nccl on GPUs (eopose.train.distributed), rank-0 logging and checkpoints.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class NocsTrainer(TrainingLoop):
         self.symmetries = SymmetryGroups(self.dataset.categories, config.loss.symmetry_steps)
         self._open_run_folder()
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
-        self.net = NocsNet(config.net).to(world.device)
+        self.net = NocsNet(config.net, self.dataset.categories).to(world.device)
         self.optimisers = {"model": torch.optim.Adam(self.net.parameters(), lr=config.optim.lr)}
         if resume:
             set_rng_state(self._read_resume_state(self._restore)["rng"])
@@ -91,7 +92,7 @@ class NocsTrainer(TrainingLoop):
         return {key: value.to(self.world.device) for key, value in views.items()}
 
     def losses(self, batch: dict, step: int) -> StepResult:
-        output = self.wrapped_net(batch["images"])
+        output = self.wrapped_net(batch["images"], batch["category"])  # ignored by a network of one category
         loss, terms = nocs_loss(output, batch["target"], batch["mask"], batch["category"], self.symmetries,
                                 self.config.loss)
         return StepResult(loss, terms, output)
