@@ -10,7 +10,9 @@ nocs_matching.match_nocs), PCK of:
   perfect confidence: the ceiling of confidence-aware selection);
 and per pixel the mean NOCS error (as predicted and after the best azimuth), the fraction of right pixels and the
 mean predicted confidence on right and on wrong pixels, and the IoU of the predicted foreground with the rendered
-mask. Cost: parameters and milliseconds per 64 px image (batches of 32, one thread).
+mask. Cost: parameters and milliseconds per 64 px image (batches of 32, one thread). `--data` repeats: with
+folders of several categories (a nocs-net of several categories gets each quadruplet's), the shipped method's
+PCK is also given per category.
 
 `--background` puts every view on a background before the network sees it, without alpha (as a photo comes):
 `white` (the renders as eval-correspondences reads them), `random` (the loader's solid colours and gradients,
@@ -20,6 +22,8 @@ eval-correspondences' does.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
         --weights out/demo/nocs/checkpoints/final.pt --split test --background random
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/cat/briefcases --data out/cat/shoes \\
+        --weights runs/nocs-categories/checkpoints/final.pt --split test
 """
 import argparse
 import math
@@ -29,18 +33,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, point_errors
+from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, pck_by_category, point_errors
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
 from eopose.dataset.compositing import composite_uint8
-from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, parameter_count
+from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, category_indices, parameter_count
 from eopose.dataset.pairs import random_background
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.splits import split_of_quad
 from eopose.train.nocs.loss import rotate_about_up
 
 AZIMUTHS = 72  # candidate rotations about the up axis (5 degrees apart) for the azimuth fit
-GEOMETRY = ("rgba", "mask", "nocs", "depth", "rotations", "nocs_to_object", "intrinsics", "extrinsics")
+GEOMETRY = ("rgba", "mask", "nocs", "depth", "rotations", "nocs_to_object", "intrinsics", "extrinsics", "category")
 
 
 def best_azimuth(predicted: np.ndarray, true: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -86,35 +90,40 @@ def on_background(rgba: np.ndarray, kind: str, quad: int) -> np.ndarray:
 
 def milliseconds_per_image(net, resolution: int, batch: int = 32) -> float:
     images = torch.rand(batch, 3, resolution, resolution)
+    category = category_indices(net, net.categories[:1] * batch, batch)
     with torch.inference_mode():
-        net(images)
+        net(images, category)
         start = time.perf_counter()
         for _ in range(5):
-            net(images)
+            net(images, category)
     return (time.perf_counter() - start) / (5 * batch) * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
     parser.add_argument("--weights", type=Path, required=True, help="a train-nocs RUN/checkpoints/final.pt")
     parser.add_argument("--split", default="test", help="train, val, test or all")
     parser.add_argument("--background", default="white", choices=("white", "random", "busy"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     method = build_method("nocs-net", weights=args.weights)
-    data = open_dataset(args.data)
-    model_ids = data.column("model_id")
-    quads = [index for index in range(len(data))
-             if args.split == "all" or split_of_quad(model_ids[index]) == args.split]
+    quads, offset = [], 0  # (dataset, index, number over all folders: the background's seed)
+    for folder in args.data:
+        data = open_dataset(folder)
+        model_ids = data.column("model_id")
+        quads += [(data, index, offset + index) for index in range(len(data))
+                  if args.split == "all" or split_of_quad(model_ids[index]) == args.split]
+        offset += len(data)
     variants = ("nocs-net", "no confidence", "azimuth fixed", "right pixels only")
     errors = {name: [] for name in variants}
     points = dict.fromkeys(variants, 0)
-    pixel_error, fixed_error, right_fraction, on_right, on_wrong, mask_iou = [], [], [], [], [], []
-    for index in quads:
+    pixel_error, fixed_error, right_fraction, on_right, on_wrong, mask_iou, pair_categories = [], [], [], [], [], [], []
+    for data, index, number in quads:
         record = data.read(index, GEOMETRY)
-        rgba = on_background(record["rgba"], args.background, index)
-        state = method.prepare({"rgba": rgba[None], "mask": np.ones_like(record["mask"])[None]})
+        rgba = on_background(record["rgba"], args.background, number)
+        state = method.prepare({"rgba": rgba[None], "mask": np.ones_like(record["mask"])[None],
+                                "category": record["category"][None]})
         nocs, predicted, confidence = state["nocs"][0], state["mask"][0], state["confidence"][0]
         true, inside = record["nocs"].astype(np.float32), record["mask"] > 0
         mask_iou += [(p & t).sum() / max((p | t).sum(), 1) for p, t in zip(predicted, inside)]
@@ -131,6 +140,7 @@ def main() -> None:
             on_right.append(confidence[view][inside[view] & right[view]])
             on_wrong.append(confidence[view][inside[view] & ~right[view]])
         for a, b in SAME_MODEL_PAIRS:
+            pair_categories.append(str(record["category"]))
             inputs = {"nocs-net": (nocs[a], mask[a], nocs[b], mask[b], confidence[a], confidence[b]),
                       "no confidence": (nocs[a], mask[a], nocs[b], mask[b], None, None),
                       "azimuth fixed": (fixed[a], mask[a], fixed[b], mask[b], confidence[a], confidence[b]),
@@ -141,7 +151,8 @@ def main() -> None:
                 errors[name].append(point_errors(record, a, b, points_a, points_b, valid)[0])
                 points[name] += int(valid.sum())
     size = int(max(record["mask"].shape[1:]))
-    print(f"nocs-net on {args.data} split {args.split}, {args.background} background: {len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
+    print(f"nocs-net on {', '.join(map(str, args.data))} split {args.split}, {args.background} background: "
+          f"{len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
           f"{parameter_count(method.net):,} parameters, "
           f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "
           f"{method.net.config.resolution} px image (one thread)")
@@ -149,6 +160,11 @@ def main() -> None:
     for name in variants:
         scores = pck(np.concatenate(errors[name]), size)
         print(f"{name:18s} {scores[0.05]:8.3f} {scores[0.10]:8.3f} {points[name]:6d}")
+    by_category = pck_by_category(errors["nocs-net"], pair_categories, size)
+    if len(by_category) > 1:
+        for category, scores in by_category.items():
+            print(f"  {category:16s} {scores[0.05]:8.3f} {scores[0.10]:8.3f}  ({pair_categories.count(category)} "
+                  f"same-model pairs)")
     print(f"per pixel: NOCS error {np.mean(pixel_error):.3f} mean ({np.mean(fixed_error):.3f} after the best azimuth), "
           f"{np.mean(right_fraction):.2f} of pixels within {CONFIDENT_ERROR}; mean confidence "
           f"{np.concatenate(on_right).mean():.2f} on those, {np.concatenate(on_wrong).mean():.2f} on the others; "

@@ -15,6 +15,7 @@ import torch
 from eopose.dataset.keypoints import cli
 from eopose.dataset.keypoints.methods import IMAGE_METHODS, METHODS, build_method
 from eopose.dataset.keypoints.nocs_matching import NocsCorrespondences, confident_pixels, match_nocs
+from eopose.dataset.keypoints.accuracy import pck_by_category
 from eopose.dataset.keypoints.nocs_net import (CONFIDENT_ERROR, NocsNet, NocsNetConfig, NocsNetOutput, load_nocs_net,
                                                picture_category, predict)
 from eopose.dataset.keypoints.nocs_net_method import NocsNetCorrespondences
@@ -301,3 +302,25 @@ def test_single_category_checkpoint_has_no_category_input(data, run, tmp_path):
     for out in (predict(old_net, rgba), predict(net, rgba, categories="shoes"), predict(old_net, rgba, categories="x")):
         assert all(np.array_equal(a, b) for a, b in zip(out, expected))
     assert picture_category(net, None) == "ellipsoids" and picture_category(old_net, None) is None
+
+
+def test_pck_by_category():
+    errors = [np.array([1.0, 5.0]), np.array([20.0]), np.array([2.0, 3.0, 9.0])]
+    scores = pck_by_category(errors, ["shoes", "vases", "shoes"], 64)  # thresholds 3.2 and 6.4 px
+    assert list(scores) == ["shoes", "vases"]
+    assert scores["shoes"] == {0.05: 0.6, 0.10: 0.8} and scores["vases"] == {0.05: 0.0, 0.10: 0.0}
+
+
+def test_eval_correspondences_per_category_and_unknown_category(two_categories, categories_run, data, capsys):
+    _, mixed = two_categories
+    weights = str(categories_run / "checkpoints" / "final.pt")
+    assert cli.eval_main([str(mixed), "--method", "nocs-net", "--weights", weights]) == 0
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r"^(briefcases|shoes): PCK@0.05 [\d.]+  PCK@0.10 ([\d.]+)  \(12 same-model pairs\)$", out,
+                           re.MULTILINE))
+    assert set(rows) == {"briefcases", "shoes"} and all(0.0 <= float(value) <= 1.0 for value in rows.values())
+    assert cli.eval_main([str(data), "--method", "nocs-net", "--weights", weights]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "category ellipsoids: this nocs-net knows briefcases, shoes" in error
+    assert cli.build_main([str(data), "--method", "nocs-net", "--weights", weights]) == 2
+    assert "--weights" in capsys.readouterr().err

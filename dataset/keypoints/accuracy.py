@@ -1,5 +1,6 @@
-"""Correspondence accuracy against rendered geometry: PCK on same-model view pairs, and the NOCS error of a
-method that predicts NOCS (nocs-net); and how well a pair's points cover the objects (coverage_distance).
+"""Correspondence accuracy against rendered geometry: PCK on same-model view pairs (over all, or per category:
+pck_by_category), and the NOCS error of a method that predicts NOCS (nocs-net); and how well a pair's points
+cover the objects (coverage_distance).
 
 For two views of ONE model (views 0<->1 = M1c1/M1c2 and 2<->3 = M2c1/M2c2) the true match of an
 appearance point is exact: its pixel's NOCS goes through the model's NOCS->object transform, the other
@@ -33,6 +34,13 @@ def point_errors(record: dict, a: int, b: int, points_a: np.ndarray, points_b: n
 def pck(errors: np.ndarray, size: int, alphas=PCK_ALPHAS) -> dict:
     """alpha -> fraction of errors within alpha * size pixels (NaN without points)."""
     return {alpha: float(np.mean(errors <= alpha * size)) if len(errors) else float("nan") for alpha in alphas}
+
+
+def pck_by_category(errors: list, categories: list, size: int, alphas=PCK_ALPHAS) -> dict:
+    """category -> alpha -> PCK (`pck`) of the point errors of each view pair (`errors` [pairs] of arrays) grouped
+    by its quadruplet's category (`categories` [pairs]), categories sorted."""
+    return {category: pck(np.concatenate([e for e, c in zip(errors, categories) if c == category]), size, alphas)
+            for category in sorted(set(categories))}
 
 
 def nocs_error(predicted: np.ndarray, nocs: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from ..command_line import UsageError, dataset_folder, integer
 from ..shard_format import SAMPLE_VIEWS, DatasetFormatError, add_keypoints, open_dataset
 from ..splits import SPLITS, split_of_quad
 from ..weights import WeightsUnavailable
-from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, coverage_distance, nocs_error, pck, point_errors
+from .accuracy import PCK_ALPHAS, SAME_MODEL_PAIRS, coverage_distance, nocs_error, pck, pck_by_category, point_errors
 from .backbones import DEFAULT_PRESET, PRESETS
 from .cache import correspond, sample_keypoints
 from .methods import K_DEFAULT, METHODS
@@ -208,7 +208,7 @@ def eval_main(argv=None) -> int:
     selected = [index for index in range(len(dataset))
                 if args.split is None or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
     count = len(selected)
-    errors, nocs_errors, hidden, points = [], [], 0, 0
+    errors, pair_categories, nocs_errors, hidden, points = [], [], [], 0, 0
     coverage = {"same-model pairs": [], "training samples": []}
     sample_points = 0
     with torch.inference_mode(), tqdm(total=count, unit="quad", desc=f"eval/{method.name}") as bar:
@@ -224,6 +224,7 @@ def eval_main(argv=None) -> int:
                 pair_errors, pair_hidden = point_errors(record, a, b, points_a[0, slot], points_p[0, slot],
                                                         valid[0, slot])
                 errors.append(pair_errors)
+                pair_categories.append(str(record["category"]))
                 hidden += pair_hidden
                 points += int(valid[0, slot].sum())
                 coverage["same-model pairs"] += image_coverage(record, (a, b), points_a[0, slot], points_p[0, slot],
@@ -236,6 +237,7 @@ def eval_main(argv=None) -> int:
                 sample_points += int(chosen.sum())
             bar.update()
     size = int(max(dataset.read(0, ("mask",))["mask"].shape[1:])) if count else 0
+    by_category = pck_by_category(errors, pair_categories, size)
     errors = np.concatenate(errors) if errors else np.zeros(0)
     scores = pck(errors, size)
     print(f"eval-correspondences: method {method.name}, {count} quadruplets"
@@ -243,6 +245,10 @@ def eval_main(argv=None) -> int:
           f"same-model pairs, {points} points ({hidden} of them hidden in the other view)")
     for alpha in PCK_ALPHAS:
         print(f"PCK@{alpha:.2f} {scores[alpha]:.4f}  (threshold {alpha * size:.1f} px of max(H, W) = {size})")
+    if len(by_category) > 1:
+        for category, category_scores in by_category.items():
+            print(f"{category}: " + "  ".join(f"PCK@{alpha:.2f} {category_scores[alpha]:.4f}" for alpha in PCK_ALPHAS)
+                  + f"  ({pair_categories.count(category)} same-model pairs)")
     print(f"{sample_points} points on the {count * len(SAMPLE_VIEWS)} training samples' (appearance, pose) pairs")
     for pairs, distances in coverage.items():
         if distances:
