@@ -84,12 +84,14 @@ class EOPose(nn.Module):
             return tps_flow(points_a.float(), points_p.float(), valid, height, width, self.tps_lambda)
 
     def forward(self, appearance, pose, points_a, points_p, valid, mask_a=None, mask_p=None,
-                with_generator: bool = True, rotation=None, pivot=None, camera_depth=None) -> EOPoseOutput:
+                with_generator: bool = True, rotation=None, pivot=None, camera_depth=None, up_axis=None,
+                symmetry_order=None) -> EOPoseOutput:
         """Flows are in pixels with the backward convention of :mod:`eopose.model.flow`. Masks [B, 1, H, W]
         (alpha of the renders); without them the pixels differing from the background are used. The
         generator is skipped when ``with_generator`` is False (the warp stage). The `volume3d` warp also needs
         the relative rotation [B, 3, 3] (camera frame), the pivot [B, 2] (pixels) and the camera depth [B]
-        (2 f / W) of eopose.model.volume_warp."""
+        (2 f / W) of eopose.model.volume_warp, and uses the appearance object's up axis [B, 3] (camera frame) and
+        its category's symmetry order [B] for its shape prior when given."""
         height, width = appearance.shape[-2:]
         mask_a = foreground(appearance, self.background).to(appearance.dtype) if mask_a is None else mask_a
         mask_p = foreground(pose, self.background).to(pose.dtype) if mask_p is None else mask_p
@@ -101,7 +103,8 @@ class EOPose(nn.Module):
         elif rotation is None or pivot is None or camera_depth is None:
             raise ValueError("the volume3d warp needs rotation, pivot and camera_depth")
         else:
-            warp_out = self.warp(appearance, pose, mask_a, mask_p, rotation, pivot, camera_depth)
+            warp_out = self.warp(appearance, pose, mask_a, mask_p, rotation, pivot, camera_depth, up_axis,
+                                 symmetry_order)
         output = None
         if with_generator:
             output = self.generator(warp_out.composed, warp_out.silhouette, warp_out.visibility, hm_p, hm_a)
@@ -114,4 +117,5 @@ def batch_inputs(batch: dict) -> dict:
     return {"appearance": batch["appearance"], "pose": batch["pose"], "points_a": batch["points_a"],
             "points_p": batch["points_p"], "valid": batch["valid"], "mask_a": batch["mask_appearance"],
             "mask_p": batch["mask_pose"], "rotation": batch.get("rotation"), "pivot": batch.get("pivot"),
-            "camera_depth": batch.get("camera_depth")}
+            "camera_depth": batch.get("camera_depth"), "up_axis": batch.get("up_axis"),
+            "symmetry_order": batch.get("symmetry_order")}

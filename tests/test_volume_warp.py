@@ -1,5 +1,5 @@
 """The volume3d warp's geometry (eopose.model.volume_warp): turning a volume, the rotation read from a shard against
-the exact flow, rendering Ia's own silhouette, and flips of rotated samples."""
+the exact flow, rendering Ia's own silhouette, flips of rotated samples, and the symmetric hull prior."""
 import math
 
 import numpy as np
@@ -8,7 +8,7 @@ import torch
 from eopose.dataset.geometry import ground_truth_flow, pivot_pixel, relative_rotation
 from eopose.dataset.shard_format import SAMPLE_VIEWS, QuadDataset
 from eopose.model.loading import ModelConfig, build_model
-from eopose.model.volume_warp import rotate_volume, source_coordinates, turn_points
+from eopose.model.volume_warp import axis_rotations, rotate_volume, source_coordinates, symmetric_hull, turn_points
 from eopose.train.augment import flip_samples
 
 ORTHOGRAPHIC = torch.tensor([1e6])  # a camera this far away projects orthographically
@@ -120,3 +120,46 @@ def test_flipping_a_rotated_sample_mirrors_the_rendered_flow():
     inside = (mask.flip(-1) > 0.5).expand(1, 2, 32, 32)
     assert direct[:, 0].abs().max() > 1.0  # the turn moves pixels
     assert (mirrored - expected)[inside].abs().max() < 0.5
+
+
+def _upright_cylinder_mask(size: int = 32) -> torch.Tensor:
+    """[1, 1, size, size]: the side view of an upright cylinder, a rectangle 16 px wide and 20 px tall, centred."""
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., 6:26, 8:24] = 1.0
+    return mask
+
+
+def test_continuous_symmetric_hull_is_the_body_of_revolution_inscribed_in_the_silhouette():
+    """Seen from the side, an upright cylinder's silhouette is a rectangle; with the vertical image axis as its up
+    axis and a continuous symmetry, the hull is a cylinder whose depth extent at the centre column equals its
+    width, while without symmetry it is the whole cone (every depth)."""
+    mask, size, bins = _upright_cylinder_mask(), 32, 32
+    up = torch.tensor([[0.0, -1.0, 0.0]])  # camera frame: y points down
+    args = (mask, torch.zeros(1, 2), ORTHOGRAPHIC, up)
+    revolved = symmetric_hull(*args, torch.tensor([0]), bins)[0, 0]
+    plain = symmetric_hull(*args, torch.tensor([1]), bins)[0, 0]
+    depth_extent = (revolved[:, 16, 15:17].mean(dim=1) > 0.5).sum().item() * 2 / bins  # grid units
+    assert abs(depth_extent - 16 * 2 / size) <= 2 * 2 / bins  # the width, 1.0 grid units, within two bins
+    assert (plain[:, 16, 16] > 0.5).all()  # no symmetry: the ray is inside the hull at every depth
+    x = (2 * 9 + 1) / size - 1  # column 9, near the silhouette's edge: a chord 2 sqrt(r^2 - x^2) of the circle
+    chord_bins = 2 * math.sqrt(0.5 ** 2 - x ** 2) / (2 / bins)
+    assert abs((revolved[:, 16, 9] > 0.5).sum().item() - chord_bins) <= 2
+    # a quarter turn about the up axis leaves a body of revolution's silhouette unchanged
+    coords = source_coordinates(_rotation_y(90)[None], torch.zeros(1, 2), ORTHOGRAPHIC, size, bins)
+    turned = rotate_volume(revolved[None, None].clamp(0, 0.999), coords)
+    silhouette = 1 - torch.prod(1 - turned, dim=2)[0, 0]
+    inter = ((silhouette > 0.5) & (mask[0, 0] > 0.5)).sum().item()
+    assert inter / ((silhouette > 0.5) | (mask[0, 0] > 0.5)).sum().item() > 0.9
+
+
+def test_half_turn_symmetric_hull_carves_an_oblique_view():
+    """Order 2: the cone of a view intersected with its half turn about an up axis tilted towards the camera is
+    bounded in depth, where the plain cone is not; the half turn of the hull is the hull itself."""
+    mask, bins = _upright_cylinder_mask(), 32
+    up = torch.nn.functional.normalize(torch.tensor([[0.0, -1.0, -1.0]]), dim=1)  # tilted 45 degrees
+    hull = symmetric_hull(mask, torch.zeros(1, 2), ORTHOGRAPHIC, up, torch.tensor([2]), bins)[0, 0]
+    assert (hull[:, 16, 16] > 0.5).sum().item() < 0.75 * bins
+    half_turn = axis_rotations(up, torch.tensor([[math.pi]]))[:, 0]
+    coords = source_coordinates(half_turn, torch.zeros(1, 2), ORTHOGRAPHIC, 32, bins)
+    turned = rotate_volume(hull[None, None], coords)[0, 0]
+    assert ((turned > 0.5) != (hull > 0.5)).float().mean().item() < 0.02

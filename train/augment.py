@@ -57,9 +57,14 @@ def random_flips(batch: dict, seed: int, global_step: int, probability: float = 
 
 def perturb_rotations(batch: dict, seed: int, global_step: int, max_degrees: float) -> dict:
     """`batch` with each `rotation` composed with a random rotation of up to `max_degrees`
-    (eopose.model.volume_warp.random_rotations), drawn from a generator seeded by (seed, global_step)."""
+    (eopose.model.volume_warp.random_rotations), and its `up_axis` tilted by another, drawn from a generator seeded
+    by (seed, global_step)."""
     if max_degrees <= 0 or "rotation" not in batch:
         return batch
     generator = torch.Generator().manual_seed(seed * 1_000_003 + global_step + 500_009)
     noise = random_rotations(len(batch["rotation"]), max_degrees, generator).to(batch["rotation"])
-    return {**batch, "rotation": noise @ batch["rotation"]}
+    out = {**batch, "rotation": noise @ batch["rotation"]}
+    if "up_axis" in batch:  # the up axis is estimated too (eopose.dataset.image_pose): its own noise
+        tilt = random_rotations(len(batch["up_axis"]), max_degrees, generator).to(batch["up_axis"])
+        out["up_axis"] = torch.einsum("bij,bj->bi", tilt, batch["up_axis"])
+    return out
