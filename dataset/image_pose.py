@@ -4,6 +4,9 @@ rotation, the pixel the object turns about and the camera depth, from `nocs-net`
 * Rotation: dataset.pose_estimate fits each view's object -> camera rotation to its predicted NOCS (foreground and
   confidence from the network) and returns R = R_p R_a^T (in a category-aligned set object B in the pose image
   has A's target pose).
+* Up axis: the appearance object's canonical up axis in the camera frame, R_a's third column, and the symmetry
+  order of the pictures' category (dataset.categories), which the warp's symmetric hull prior turns about. A
+  rotation about the up axis is what a symmetric category leaves ambiguous; the axis itself is not.
 * Pivot: the image of the object centre in the appearance view. With R_a fixed, the weak-perspective model
   pixel = s (R_a X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
   refitted once without the pixels whose residual exceeds twice the median.
@@ -18,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from .categories import symmetry_of
 from .geometry import pixel_centres
 from .keypoints.nocs_net import NocsNet, predict
 from .pose_estimate import fit_view_pose, object_points
@@ -52,10 +56,11 @@ def fit_pivot(nocs: np.ndarray, mask: np.ndarray, rotation: np.ndarray, weights:
 @torch.no_grad()
 def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: np.ndarray, device="cpu",
                          camera_depth: float = DEFAULT_CAMERA_DEPTH, categories=None) -> dict:
-    """{rotation [B, 3, 3], pivot [B, 2] (pixels), camera_depth [B], valid [B] bool} as float32 tensors for uint8
+    """{rotation [B, 3, 3], pivot [B, 2] (pixels), camera_depth [B], up_axis [B, 3], symmetry_order [B] (int64),
+    valid [B] bool} as tensors (float32 but the last two) for uint8
     RGBA pairs [B, H, W, 4] (the alpha is the foreground; nocs-net's own foreground narrows it) of `categories`
     (one name or one per pair; needed by a nocs-net of several categories). An invalid pair (a view with too few
-    foreground pixels) gets the identity and the image centre."""
+    foreground pixels) gets the identity, the image centre and the image's up direction."""
     count, height, width = appearance_rgba.shape[:3]
     views = categories if categories is None or isinstance(categories, str) else [*categories, *categories]
     nocs, probability, confidence = predict(net, np.concatenate([appearance_rgba, pose_rgba]), device,
@@ -63,6 +68,7 @@ def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: n
     masks = (np.concatenate([appearance_rgba, pose_rgba])[..., 3] > 127) & (probability > FOREGROUND_THRESHOLD)
     rotations = np.tile(np.eye(3), (count, 1, 1))
     pivots = np.tile([width / 2, height / 2], (count, 1))
+    up_axes = np.tile([0.0, -1.0, 0.0], (count, 1))  # camera frame: y points down
     valid = np.zeros(count, bool)
     for index in range(count):
         a, p = index, count + index
@@ -71,10 +77,15 @@ def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: n
         if not (view_a.valid and view_p.valid):
             continue
         rotations[index] = view_p.rotation @ view_a.rotation.T
+        up_axes[index] = view_a.rotation[:, 2]
         pivot = fit_pivot(nocs[a], masks[a], view_a.rotation, np.clip(confidence[a], 1e-3, 1.0))
         if pivot is not None:
             pivots[index] = pivot
         valid[index] = True
+    names = [categories] * count if categories is None or isinstance(categories, str) else list(categories)
     return {"rotation": torch.as_tensor(rotations, dtype=torch.float32),
             "pivot": torch.as_tensor(pivots, dtype=torch.float32),
-            "camera_depth": torch.full((count,), float(camera_depth)), "valid": torch.as_tensor(valid)}
+            "camera_depth": torch.full((count,), float(camera_depth)),
+            "up_axis": torch.as_tensor(up_axes, dtype=torch.float32),
+            "symmetry_order": torch.tensor([symmetry_of(name).order for name in names], dtype=torch.int64),
+            "valid": torch.as_tensor(valid)}

@@ -175,3 +175,26 @@ def test_fast_enough_per_pair(records):
         relative_rotation_from_nocs(record["nocs"][0], record["mask"][0], record["nocs"][3], record["mask"][3])
     # < 10 ms per 64 px pair on an idle core; the bound leaves room for a loaded shared machine
     assert (time.process_time() - start) / 20 < 0.03
+
+
+def test_image_pose_inputs_from_exact_canonical_coordinates(records, monkeypatch):
+    """estimate_pose_inputs with nocs-net's prediction replaced by the rendered NOCS: the appearance object's up
+    axis within 3 degrees of the shard's (up_axis_in_camera), the pivot within 1.5 px, and the category's
+    symmetry order."""
+    from eopose.dataset import image_pose
+
+    record = records[0]
+    if not np.allclose(record["nocs_to_object"], np.diag([2.0, 2.0, 2.0, 1.0]) + np.c_[np.zeros((4, 3)), [-1, -1, -1, 0]]):
+        pytest.skip("the synthetic record's NOCS are not the standard (X + 1) / 2")
+    appearance, target = 0, 1
+    nocs, mask = record["nocs"][[appearance, target]].astype(np.float32), record["mask"][[appearance, target]] > 0
+    monkeypatch.setattr(image_pose, "predict", lambda net, rgba, device, categories=None: (
+        nocs, mask.astype(np.float32), np.ones(mask.shape, np.float32)))
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[..., 3] = mask * 255
+    estimate = image_pose.estimate_pose_inputs(None, rgba[:1], rgba[1:], categories="briefcases")
+    truth = up_axis_in_camera(record, appearance)
+    angle = np.degrees(np.arccos(np.clip(float(estimate["up_axis"][0].double() @ torch.from_numpy(truth)), -1, 1)))
+    assert bool(estimate["valid"][0]) and angle < 3.0
+    assert np.abs(estimate["pivot"][0].numpy() - pivot_pixel(record)).max() < 1.5
+    assert estimate["symmetry_order"].tolist() == [2]

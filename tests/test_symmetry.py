@@ -143,9 +143,11 @@ def test_evaluation_reports_the_rotation_error_modulo_the_symmetry(briefcase_lik
     monkeypatch.setattr(rotations, "load_nocs_net", lambda weights, device: (None, weights))
     monkeypatch.setattr(rotations, "estimate_pose_inputs", lambda *args, **kwargs: {
         "rotation": flipped, "pivot": batch["pivot"], "camera_depth": batch["camera_depth"],
-        "valid": torch.ones(len(flipped), dtype=torch.bool)})
+        "up_axis": -batch["up_axis"], "valid": torch.ones(len(flipped), dtype=torch.bool)})
     estimator = rotations.EstimatedRotations("nocs.pt")
-    estimator(batch)
+    estimated = estimator(batch)
+    # the warp gets the estimated up axis; the error is scored against the shard's
+    assert torch.equal(estimated["up_axis"], -batch["up_axis"]) and torch.equal(estimated["rotation"], flipped)
     summary = estimator.summary()
     assert batch["symmetry_order"].tolist() == [2] * 8 and summary["pairs"] == 8
     assert summary["median_deg"] == pytest.approx(180.0, abs=0.01)

@@ -26,7 +26,7 @@ def quantile(values: np.ndarray, percent: float) -> float | None:
 
 
 class EstimatedRotations:
-    """Replaces a batch's rotation, pivot and camera depth by estimates from its appearance and pose images and
+    """Replaces a batch's rotation, pivot, camera depth and up axis by estimates from its appearance and pose images and
     keeps the angular errors against the shards' rotations: plain, and modulo the shape symmetry of each sample's
     dataset (the batch's `up_axis` and `symmetry_order`, dataset.pairs; rotation_error_deg)."""
 
@@ -49,7 +49,8 @@ class EstimatedRotations:
                                       for i, order in enumerate(orders)]
         self.invalid += int((~estimate["valid"]).sum())
         device = batch["appearance"].device
-        return {**batch, **{key: estimate[key].to(device) for key in ("rotation", "pivot", "camera_depth")}}
+        # the symmetry order stays the dataset's: the category is known from the shards
+        return {**batch, **{key: estimate[key].to(device) for key in ("rotation", "pivot", "camera_depth", "up_axis")}}
 
     def summary(self) -> dict:
         """Median and 90th-percentile angular error (degrees) against the shards, plain and modulo the shape

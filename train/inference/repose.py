@@ -21,8 +21,9 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
    composited on white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
    nocs-net takes the pictures' category (`category`, repose's --category; by default the network's only one,
    required when it knows several: eopose.dataset.keypoints.nocs_net.picture_category).
-4. EOPose on (A, P, Pa, Pp) at R x R (a volume3d checkpoint also gets the relative rotation, pivot and camera
-   depth estimated from nocs-net's canonical coordinates of the two views, eopose.dataset.image_pose); the
+4. EOPose on (A, P, Pa, Pp) at R x R (a volume3d checkpoint also gets the relative rotation, pivot, camera
+   depth and the appearance object's up axis estimated from nocs-net's canonical coordinates of the two views,
+   eopose.dataset.image_pose, and the category's shape symmetry); the
    output is in the pose image's square frame. It is resized to the appearance image's padded square and
    cropped to the appearance image's box, so the output has the appearance image's original size; where the
    two aspect ratios differ the pose's framing decides where the object lands. The output is RGB on the model's background colour.
@@ -202,7 +203,8 @@ class Reposer:
             rgba = np.concatenate([rows["rgba"][0, ..., :3], rows["mask"][0, ..., None] * 255], axis=-1)
             estimate = estimate_pose_inputs(self.nocs_net, rgba[:1], rgba[1:], str(self.device),
                                             categories=self.category)
-            pose_inputs = {key: estimate[key].to(self.device) for key in ("rotation", "pivot", "camera_depth")}
+            pose_inputs = {key: estimate[key].to(self.device)
+                           for key in ("rotation", "pivot", "camera_depth", "up_axis", "symmetry_order")}
         torch.manual_seed(self.seed)  # the generator's noise injection
         result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None], mask_a[None],
                             mask_p[None], **pose_inputs)
