@@ -136,8 +136,8 @@ def test_continuous_symmetric_hull_is_the_body_of_revolution_inscribed_in_the_si
     mask, size, bins = _upright_cylinder_mask(), 32, 32
     up = torch.tensor([[0.0, -1.0, 0.0]])  # camera frame: y points down
     args = (mask, torch.zeros(1, 2), ORTHOGRAPHIC, up)
-    revolved = symmetric_hull(*args, torch.tensor([0]), bins)[0, 0]
-    plain = symmetric_hull(*args, torch.tensor([1]), bins)[0, 0]
+    revolved = symmetric_hull(*args, torch.tensor([0]), size, bins)[0, 0]
+    plain = symmetric_hull(*args, torch.tensor([1]), size, bins)[0, 0]
     depth_extent = (revolved[:, 16, 15:17].mean(dim=1) > 0.5).sum().item() * 2 / bins  # grid units
     assert abs(depth_extent - 16 * 2 / size) <= 2 * 2 / bins  # the width, 1.0 grid units, within two bins
     assert (plain[:, 16, 16] > 0.5).all()  # no symmetry: the ray is inside the hull at every depth
@@ -157,7 +157,7 @@ def test_half_turn_symmetric_hull_carves_an_oblique_view():
     bounded in depth, where the plain cone is not; the half turn of the hull is the hull itself."""
     mask, bins = _upright_cylinder_mask(), 32
     up = torch.nn.functional.normalize(torch.tensor([[0.0, -1.0, -1.0]]), dim=1)  # tilted 45 degrees
-    hull = symmetric_hull(mask, torch.zeros(1, 2), ORTHOGRAPHIC, up, torch.tensor([2]), bins)[0, 0]
+    hull = symmetric_hull(mask, torch.zeros(1, 2), ORTHOGRAPHIC, up, torch.tensor([2]), 32, bins)[0, 0]
     assert (hull[:, 16, 16] > 0.5).sum().item() < 0.75 * bins
     half_turn = axis_rotations(up, torch.tensor([[math.pi]]))[:, 0]
     coords = source_coordinates(half_turn, torch.zeros(1, 2), ORTHOGRAPHIC, 32, bins)
