@@ -29,7 +29,7 @@ from eopose.dataset.pose_estimate import (UNKNOWN_CAMERA, relative_rotation_from
 from eopose.dataset.shard_format import SAMPLE_VIEWS, open_dataset
 from eopose.dataset.splits import SPLITS, split_of_quad
 
-FIELDS = ("rgba", "mask", "nocs", "rotations", "intrinsics", "extrinsics", "model_id")
+FIELDS = ("rgba", "mask", "nocs", "rotations", "intrinsics", "extrinsics", "model_id", "category")
 CAMERAS = ("unknown", "weak", "intrinsics")
 
 
@@ -37,7 +37,7 @@ def view_inputs(method, record) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
     """(NOCS [V, H, W, 3], foreground [V, H, W], confidence [V, H, W] or None) the estimator gets."""
     if method is None:
         return record["nocs"].astype(np.float32), record["mask"] > 0, None
-    state = method.prepare({name: record[name][None] for name in ("rgba", "mask")})
+    state = method.prepare({name: record[name][None] for name in ("rgba", "mask", "category")})
     return state["nocs"][0], state["mask"][0], state["confidence"][0]
 
 
