@@ -6,7 +6,8 @@ Renders the four procedural categories with the paper's model mix (section 3.4.1
 quadruplets per model, caches their `nocs`
 keypoints, trains one EOPose per warp variant on all four together (the paper's "all together" setting; the
 `volume3d` and `flow2d` configs, same steps) and the four-category `nocs-net`, then evaluates every variant on
-each category's held-out test models and on all of them together, rotations read from the shards:
+each category's held-out test models and on all of them together, rotations read from the shards, and nocs-net's
+same-model PCK@0.10 per category (eval-correspondences):
 
     .venv/bin/python benchmarks/table1.py --out out/table1        # `make table1`; about 50 minutes on 2 CPU cores
 
@@ -111,6 +112,16 @@ def table_markdown(reports: dict) -> str:
     return "\n".join(lines)
 
 
+def pck_lines(logs: Path, names: list) -> list:
+    """The nocs-net PCK@0.10 line of each category's eval-correspondences log, as a markdown list."""
+    lines = []
+    for name in names:
+        found = [line for line in (logs / f"{name}.log").read_text().splitlines() if line.startswith("PCK@0.10")]
+        lines.append(f"- nocs-net, same-model {found[-1].split('  ')[0]} on held-out {name[4:].replace('_', ' ')}"
+                     if found else f"- {name}: no PCK line in {logs / (name + '.log')}")
+    return ["Four-category nocs-net on the test split (eval-correspondences):", "", *lines, ""] if lines else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/table1"))
@@ -160,13 +171,16 @@ def main() -> None:
                      runs[v] / "checkpoints" / "final.pt", *[a for d in data for a in ("--data", d)],
                      "--split", "test", "--rotation", "shard", "--out", args.out / f"eval-{v}"])
                    for v in variants]
+    nocs_weights = args.out / "runs" / "nocs" / "checkpoints" / "final.pt"
+    pck = [(f"pck-{c}", [BIN / "eval-correspondences", d, "--method", "nocs-net", "--weights", nocs_weights,
+                         "--split", "test"]) for c, d in zip(CATEGORIES, data)] if args.nocs_config else []
     start = time.perf_counter()
     with tqdm(total=4, unit="phase") as progress:
         try:  # render-pairs and build-keypoint-cache use both cores themselves: one category at a time
             phase("render", [[step] for step in render], progress)
             phase("keypoints", [[step] for step in keypoints], progress)
             phase("train", [trainings], progress)
-            phase("evaluate", [evaluations], progress)
+            phase("evaluate", [evaluations] + [[step] for step in pck], progress)
         except StepFailed as error:
             raise SystemExit(f"table1: {error}")
     total = time.perf_counter() - start
@@ -174,7 +188,7 @@ def main() -> None:
     shares = ", ".join(f"{name} {seconds / 60:.1f} min ({100 * seconds / total:.0f}%)" for name, seconds in times.items())
     text = "\n".join([f"# Table 1 on the offline default ({args.resolution} px, {os.cpu_count()} CPU cores)", "",
                       f"Wall time this run {total / 60:.1f} min: {shares} (steps already done were skipped).", "",
-                      table_markdown(reports), ""])
+                      table_markdown(reports), "", *pck_lines(logs, [name for name, _ in pck])])
     (args.out / "table1.md").write_text(text)
     print(text)
 
