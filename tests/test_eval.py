@@ -11,9 +11,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch_fidelity import feature_extractor_inceptionv3 as inception_module
 
 from eopose.dataset import add_keypoints
+from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint_payload
 from eopose.dataset.pairs import PairSampleDataset
 from eopose.dataset.shard_format import shard_name
 from eopose.dataset.synthetic import write_synthetic_dataset
+from eopose.model.loading import ModelConfig, build_model
 from eopose.train.cli import main as train_main
 from eopose.train.evaluation.cli import main as eval_main
 from eopose.train.evaluation.metric_models import frechet_distance
@@ -199,6 +201,25 @@ def test_bad_input_fails_in_one_line(trained, tmp_path, capsys):
                       "val", "--out", str(tmp_path / "r")]) == 2  # the shoes shards hold no val quadruplet
     error = _one_line_error(capsys)
     assert "no 'val' samples" in error and "--split" in error
+    assert not (tmp_path / "r").exists()
+
+
+def test_estimated_rotations_refuse_a_category_the_nocs_net_does_not_know_up_front(trained, tmp_path, capsys):
+    """A volume3d checkpoint (the tiny run's, its warp rebuilt as volume3d) with rotations estimated by a nocs-net of
+    briefcases and shoes on vases and shoes: one line naming --nocs-weights and the categories, before the first
+    batch (no progress bar) and without a report."""
+    payload = torch.load(trained["checkpoint"], weights_only=True)
+    payload["config"]["model"]["warp"] = "volume3d"
+    payload["model"] = build_model(ModelConfig(**payload["config"]["model"]),
+                                   payload["config"]["data"]["background"]).state_dict()
+    checkpoint, nocs = tmp_path / "volume3d.pt", tmp_path / "nocs.pt"
+    torch.save(payload, checkpoint)
+    torch.save(checkpoint_payload(NocsNet(NocsNetConfig(channels=(8, 16, 32)), ("briefcases", "shoes"))), nocs)
+    assert eval_main(["--checkpoint", str(checkpoint), "--data", str(trained["data"][0]), "--data",
+                      str(trained["data"][1]), "--rotation", "estimated", "--nocs-weights", str(nocs), "--out",
+                      str(tmp_path / "r")]) == 2
+    assert _one_line_error(capsys) == ("eval-eopose: error: category vases: this nocs-net knows briefcases, shoes; "
+                                       "pass --nocs-weights of a network trained on it")
     assert not (tmp_path / "r").exists()
 
 

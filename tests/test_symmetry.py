@@ -2,6 +2,7 @@
 and the symmetry recorded in a dataset's index."""
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -140,11 +141,12 @@ def test_evaluation_reports_the_rotation_error_modulo_the_symmetry(briefcase_lik
     batch = default_collate([samples[index] for index in range(len(samples))])
     half_turns = axis_rotations(batch["up_axis"].double().numpy(), np.array([math.pi]))[:, 0]
     flipped = torch.from_numpy(batch["rotation"].double().numpy() @ half_turns).float()
-    monkeypatch.setattr(rotations, "load_nocs_net", lambda weights, device: (None, weights))
+    one_category = SimpleNamespace(conditioned=False)  # a network without a category input
+    monkeypatch.setattr(rotations, "load_nocs_net", lambda weights, device: (one_category, weights))
     monkeypatch.setattr(rotations, "estimate_pose_inputs", lambda *args, **kwargs: {
         "rotation": flipped, "pivot": batch["pivot"], "camera_depth": batch["camera_depth"],
         "up_axis": -batch["up_axis"], "valid": torch.ones(len(flipped), dtype=torch.bool)})
-    estimator = rotations.EstimatedRotations("nocs.pt")
+    estimator = rotations.EstimatedRotations("nocs.pt", samples.categories)
     estimated = estimator(batch)
     # the warp gets the estimated up axis; the error is scored against the shard's
     assert torch.equal(estimated["up_axis"], -batch["up_axis"]) and torch.equal(estimated["rotation"], flipped)

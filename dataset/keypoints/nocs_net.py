@@ -131,10 +131,10 @@ def parameter_count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def category_indices(net: NocsNet, categories, count: int) -> torch.Tensor | None:
+def category_indices(net: NocsNet, categories, count: int, flag: str = "--weights") -> torch.Tensor | None:
     """category [count] (int64 indices into net.categories) of `count` images whose categories are `categories`
     (one name for all, or one per image); None for a network without a category input. Raises ValueError naming
-    the network's categories for one it does not know."""
+    the network's categories and the command's weights option `flag` for one it does not know."""
     if not net.conditioned:
         return None
     if categories is None:
@@ -143,7 +143,7 @@ def category_indices(net: NocsNet, categories, count: int) -> torch.Tensor | Non
     unknown = sorted({str(name) for name in names} - set(net.categories))
     if unknown:
         raise ValueError(f"category {', '.join(unknown)}: this nocs-net knows {', '.join(net.categories)}; "
-                         f"pass --weights of a network trained on it")
+                         f"pass {flag} of a network trained on it")
     return torch.tensor([net.categories.index(name) for name in names], dtype=torch.int64)
 
 

@@ -111,8 +111,9 @@ def _samples(settings: EvalSettings, config: TrainConfig) -> Subset:
     return Subset(dataset, np.unique(np.linspace(0, len(dataset) - 1, count).round().astype(int)).tolist())
 
 
-def _rotation_source(settings: EvalSettings, model, device) -> tuple[str, EstimatedRotations | None]:
-    """(where the volume3d warp's rotations come from, the estimator when they are estimated); "n/a" for flow2d."""
+def _rotation_source(settings: EvalSettings, model, device, samples: Subset) -> tuple[str, EstimatedRotations | None]:
+    """(where the volume3d warp's rotations come from, the estimator when they are estimated, checked against the
+    categories of `samples`' split); "n/a" for flow2d."""
     if model.warp_kind != "volume3d":
         return "n/a (flow2d warp)", None
     source = settings.rotation or "estimated"
@@ -122,7 +123,7 @@ def _rotation_source(settings: EvalSettings, model, device) -> tuple[str, Estima
         raise EvaluationError(f"{settings.checkpoint}: a volume3d model evaluated with estimated rotations needs "
                               f"nocs-net weights; pass --nocs-weights RUN/checkpoints/final.pt (a train-nocs run) or "
                               f"--rotation shard")
-    return source, EstimatedRotations(settings.nocs_weights, str(device))
+    return source, EstimatedRotations(settings.nocs_weights, samples.dataset.categories, str(device))
 
 
 def _cell(values: list, status: str = "ok") -> dict:
@@ -154,7 +155,7 @@ def evaluate(settings: EvalSettings) -> EvalResult:
     features = {name: [] for name in (*METHODS, "target")}
     categories, examples = [], []
     wanted = set(np.linspace(0, len(samples) - 1, min(settings.examples, len(samples))).round().astype(int).tolist())
-    rotation_source, estimator = _rotation_source(settings, model, device)
+    rotation_source, estimator = _rotation_source(settings, model, device, samples)
     torch.manual_seed(settings.seed)
     loader = DataLoader(samples, batch_size=settings.batch_size, num_workers=config.data.num_workers)
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import torch
 
 from eopose.dataset.categories import Symmetry
 from eopose.dataset.image_pose import estimate_pose_inputs
-from eopose.dataset.keypoints.nocs_net import load_nocs_net
+from eopose.dataset.keypoints.nocs_net import category_indices, load_nocs_net
 from eopose.dataset.pose_estimate import rotation_error_deg
 
 ROTATION_SOURCES = ("shard", "estimated")
@@ -30,8 +30,11 @@ class EstimatedRotations:
     keeps the angular errors against the shards' rotations: plain, and modulo the shape symmetry of each sample's
     dataset (the batch's `up_axis` and `symmetry_order`, dataset.pairs; rotation_error_deg)."""
 
-    def __init__(self, weights, device="cpu"):
+    def __init__(self, weights, categories, device="cpu"):
+        """`categories`: those of the samples to come; one the network does not know is refused here, before any
+        batch, with a ValueError naming --nocs-weights and the network's categories (category_indices)."""
         self.net, self.weights = load_nocs_net(weights, device)  # one-line WeightsUnavailable naming --weights
+        category_indices(self.net, list(categories), len(categories), flag="--nocs-weights")
         self.device = device
         self.errors: list = []
         self.symmetric_errors: list = []
