@@ -6,19 +6,23 @@ the "your own photos" figure), reposes appearance M1c1 into the pose of M2c2 thr
 appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
 appearance image returned unchanged) is the floor. `--plain-backgrounds` drops the alpha channel and puts each
 input on a random plain colour, so `repose` must find the object itself (its border estimate). A pair `repose`
-refuses (one-line ReposeError) scores as the identity, and the refusals are counted.
+refuses (one-line ReposeError) scores as the identity, and the refusals are counted. nocs-net is told the folder's
+category (`--category`, as `repose` takes it: what a network of several categories needs); settings the checkpoint
+or weights refuse end in one line, exit 2.
 
     .venv/bin/python benchmarks/repose_quality.py --data out/demo/urns --checkpoint out/demo/run/checkpoints/final.pt \\
         --weights out/demo/nocs/checkpoints/final.pt --pairs 24
 """
-import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from eopose.dataset import command_line
 from eopose.dataset.compositing import composite
 from eopose.dataset.shard_format import open_dataset
+from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.evaluation.metrics import masked_l1, masked_ssim, silhouette_iou
 from eopose.train.inference.repose import Reposer, ReposeError
 
@@ -33,17 +37,28 @@ def on_plain_colour(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def folder_category(data) -> str | None:
+    """The category of a folder's quadruplets when they share one, else None."""
+    categories = {str(category) for category in data.column("category")}
+    return categories.pop() if len(categories) == 1 else None
+
+
+def main() -> int:
+    parser = command_line.ArgumentParser(prog="repose_quality", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--method", help="keypoint method (default: the checkpoint's image method)")
     parser.add_argument("--weights", type=Path, help="weights of the keypoint method (nocs-net checkpoint, ViT)")
+    parser.add_argument("--category", help="the category nocs-net is told for every pair (default: the folder's, "
+                                           "when its quadruplets share one)")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--plain-backgrounds", action="store_true", help="inputs without alpha on plain colours")
     args = parser.parse_args()
-    data = open_dataset(args.data)
-    reposer = Reposer(args.checkpoint, args.method, args.weights)
+    try:  # e.g. a nocs-net of several categories on a folder of several without --category
+        data = open_dataset(args.data)
+        reposer = Reposer(args.checkpoint, args.method, args.weights, category=args.category or folder_category(data))
+    except (ValueError, WeightsUnavailable) as error:
+        return command_line.fail("repose_quality", error)
     rng = np.random.default_rng(0)
     scores = {"repose": ([], [], []), "identity": ([], [], [])}
     refused = 0
@@ -67,7 +82,8 @@ def main() -> None:
     for name, (ssim_values, l1, iou) in scores.items():
         print(f"  {name:9s} masked SSIM {np.mean(ssim_values):.4f}  masked L1 {np.mean(l1):.4f}  "
               f"silhouette IoU {np.mean(iou):.4f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
