@@ -165,7 +165,8 @@ class NocsCorrespondences:
 
     def match(self, state: dict, row: int, a: int, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(points_a [k, 2], points_p [k, 2], valid [k]) between views a and p of row `row`; modulo the state's
-        `symmetry` (a Symmetry) where `prepare` put one (predicted NOCS), else as the NOCS are (the rendered pass)."""
+        `symmetry` (a Symmetry) where the state holds one, else as the NOCS are (no `prepare` puts one: the rendered
+        pass is exact, and nocs_net_method says why predicted NOCS are matched as they are)."""
         confidence = state.get("confidence")
         return match_nocs(state["nocs"][row, a], state["mask"][row, a], state["nocs"][row, p], state["mask"][row, p],
                           self.k, self.seed, *((None, None) if confidence is None else (confidence[row, a],

@@ -4,10 +4,14 @@ path) on NOCS predicted by a trained nocs-net instead of the rendered pass, so i
 Foreground of a view = the given mask (the rendered hard mask in shards, the alpha or border estimate in
 `repose`) AND the network's predicted foreground (probability > MASK_THRESHOLD). Predicted NOCS are exact up to
 the network's error; for a symmetric category the network is trained to keep the texture-consistent solution
-(eopose.train.nocs.loss), so matching prefers texture-consistent points. The network's per-pixel confidence goes
-to the shared matching (nocs_matching.confident_pixels), which leaves out the pixels it does not trust. A
-network of several categories takes each quadruplet's category from the rows (the shards' `category`; `repose`
-passes its --category).
+(eopose.train.nocs.loss), so matching prefers texture-consistent points. They are matched as they are, not modulo
+the dataset's symmetry (match_nocs's `symmetry`), which does not help: with it, same-model PCK@0.10 of the
+four-category nocs-net (nocs-categories.toml) on the held-out quadruplets of briefcases, vases and file cabinets
+falls from 0.387 to 0.344 (test split; validation 0.488 -> 0.374), and scored modulo the symmetry (against the
+nearest symmetric turn of the true match) it moves 0.478 -> 0.489 (test) and 0.660 -> 0.621 (validation). The
+network's per-pixel confidence goes to the shared matching (nocs_matching.confident_pixels), which leaves out the
+pixels it does not trust. A network of several categories takes each quadruplet's category from the rows (the
+shards' `category`; `repose` passes its --category).
 """
 from __future__ import annotations
 
