@@ -152,11 +152,11 @@ def symmetric_hull(mask: torch.Tensor, pivot: torch.Tensor, camera_depth: torch.
     order = torch.ones(batch, dtype=torch.long, device=mask.device) if symmetry_order is None else \
         symmetry_order.to(device=mask.device, dtype=torch.long)
     turns = torch.where(order == 0, torch.full_like(order, HULL_SYMMETRY_STEPS), order).clamp_min(1)
-    step = torch.arange(HULL_SYMMETRY_STEPS, device=mask.device)
-    angles = (step[None] % turns[:, None]).float() * (2 * math.pi) / turns[:, None].float()  # repeats are harmless
+    repeat = int(turns.max())  # the batch's largest group; a smaller one repeats its turns, which the minimum ignores
+    step = torch.arange(repeat, device=mask.device)
+    angles = (step[None] % turns[:, None]).float() * (2 * math.pi) / turns[:, None].float()
     turned = axis_rotations(up_axis, angles).flatten(0, 1)  # [B S, 3, 3]
     centres = voxel_centres(size, depth_bins, mask.device).expand(len(turned), -1, -1, -1, -1)
-    repeat = HULL_SYMMETRY_STEPS
     points = turn_points(centres, turned, pivot.repeat_interleave(repeat, 0), camera_depth.repeat_interleave(repeat, 0))
     inside = F.grid_sample(mask.repeat_interleave(repeat, 0), points[..., :2].flatten(1, 2), mode="bilinear",
                            padding_mode="zeros", align_corners=False).view(len(turned), 1, depth_bins, size, size)

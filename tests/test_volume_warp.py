@@ -163,3 +163,17 @@ def test_half_turn_symmetric_hull_carves_an_oblique_view():
     coords = source_coordinates(half_turn, torch.zeros(1, 2), ORTHOGRAPHIC, 32, bins)
     turned = rotate_volume(hull[None, None], coords)[0, 0]
     assert ((turned > 0.5) != (hull > 0.5)).float().mean().item() < 0.02
+
+
+def test_a_batch_of_mixed_symmetries_gives_each_sample_its_own_hull():
+    """A batch samples as many turns as its largest group needs; a sample of a smaller group repeats its own turns,
+    so its hull is exactly the one it gets alone."""
+    mask, bins = _upright_cylinder_mask(), 16
+    up = torch.nn.functional.normalize(torch.tensor([[0.0, -1.0, -0.5], [0.3, -1.0, 0.4], [0.0, -1.0, 0.0]]), dim=1)
+    orders = torch.tensor([0, 2, 1])
+    args = (mask.expand(3, -1, -1, -1), torch.zeros(3, 2), ORTHOGRAPHIC.expand(3), up)
+    together = symmetric_hull(*args, orders, 32, bins)
+    for index in range(3):
+        alone = symmetric_hull(*(arg[index:index + 1] for arg in args), orders[index:index + 1], 32, bins)
+        assert torch.equal(together[index:index + 1], alone)
+    assert not torch.equal(together[0], together[1])  # the groups differ
