@@ -310,10 +310,5 @@ def random_rotations(count: int, max_degrees: float, generator: torch.Generator)
     """[count, 3, 3] rotations about uniformly random axes by angles |N(0, max_degrees / 2)| clipped at
     max_degrees: the noise training adds to the relative rotation so the model tolerates estimated ones."""
     axis = torch.randn(count, 3, generator=generator)
-    axis = axis / axis.norm(dim=1, keepdim=True).clamp_min(1e-8)
     angle = (torch.randn(count, generator=generator).abs() * max_degrees / 2).clamp(max=max_degrees) * math.pi / 180
-    cross = torch.zeros(count, 3, 3)
-    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    cross = cross - cross.transpose(1, 2)
-    eye = torch.eye(3).expand(count, 3, 3)
-    return eye + torch.sin(angle).view(-1, 1, 1) * cross + (1 - torch.cos(angle)).view(-1, 1, 1) * cross @ cross
+    return axis_rotations(axis, angle[:, None])[:, 0]
