@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -66,26 +67,23 @@ def run_steps(steps: list, logs: Path) -> None:
             handle.close()
 
 
+def data_flags(data: list) -> list:
+    return [flag for folder in data for flag in ("--data", folder)]
+
+
 def sequence(*commands) -> list:
     """One argv running `commands` one after another in a shell (stops at the first failure)."""
-    return ["bash", "-c", " && ".join(" ".join(map(str, argv)) for argv in commands)]
+    return ["bash", "-c", " && ".join(shlex.join(map(str, argv)) for argv in commands)]
 
 
-def train_command(config: str, data: list, out: Path, threads: int, extra: list) -> list | None:
-    """train-eopose for one variant, resuming a started run; None once its final checkpoint exists."""
+def train_command(script: str, config: str, data: list, out: Path, threads: int, extra=()) -> list | None:
+    """`script` (train-eopose or train-nocs) on `data`, resuming a started run; None once its final checkpoint
+    exists."""
     if (out / "checkpoints" / "final.pt").exists():
         return None
     resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
-    return ["env", f"OMP_NUM_THREADS={threads}", BIN / "train-eopose", *[a for d in data for a in ("--data", d)],
+    return ["env", f"OMP_NUM_THREADS={threads}", BIN / script, *data_flags(data),
             "--config", config, "--out", out, *resume, *extra]
-
-
-def nocs_command(config: str, data: list, out: Path, threads: int) -> list | None:
-    if (out / "checkpoints" / "final.pt").exists():
-        return None
-    resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
-    return ["env", f"OMP_NUM_THREADS={threads}", BIN / "train-nocs", *[a for d in data for a in ("--data", d)],
-            "--config", config, "--out", out, *resume]
 
 
 def table_markdown(reports: dict) -> str:
@@ -158,9 +156,10 @@ def main() -> None:
     keypoints = [(f"keypoints-{c}", [BIN / "build-keypoint-cache", d, "--method", "nocs", "--preview", "--quiet"])
                  for c, d in zip(CATEGORIES, data)]
     runs = {variant: args.out / "runs" / variant for variant in variants}
-    trainings = [(f"train-{v}", train_command(v, data, runs[v], args.threads, extra)) for v in variants]
+    trainings = [(f"train-{v}", train_command("train-eopose", v, data, runs[v], args.threads, extra))
+                 for v in variants]
     if args.nocs_config:  # after the last variant on the second core
-        nocs = nocs_command(args.nocs_config, data, args.out / "runs" / "nocs", args.threads)
+        nocs = train_command("train-nocs", args.nocs_config, data, args.out / "runs" / "nocs", args.threads)
         if nocs is not None and len(trainings) > 1:
             name, argv = trainings[-1]
             trainings[-1] = (name + "+nocs", sequence(*[a for a in (argv, nocs) if a is not None]))
@@ -168,7 +167,7 @@ def main() -> None:
             trainings.append(("train-nocs", nocs))
     evaluations = [(f"eval-{v}", None if (args.out / f"eval-{v}" / "metrics.json").exists() else
                     ["env", f"OMP_NUM_THREADS={args.threads}", BIN / "eval-eopose", "--checkpoint",
-                     runs[v] / "checkpoints" / "final.pt", *[a for d in data for a in ("--data", d)],
+                     runs[v] / "checkpoints" / "final.pt", *data_flags(data),
                      "--split", "test", "--rotation", "shard", "--out", args.out / f"eval-{v}"])
                    for v in variants]
     nocs_weights = args.out / "runs" / "nocs" / "checkpoints" / "final.pt"
@@ -185,7 +184,8 @@ def main() -> None:
             raise SystemExit(f"table1: {error}")
     total = time.perf_counter() - start
     reports = {v: json.loads((args.out / f"eval-{v}" / "metrics.json").read_text()) for v in variants}
-    shares = ", ".join(f"{name} {seconds / 60:.1f} min ({100 * seconds / total:.0f}%)" for name, seconds in times.items())
+    shares = ", ".join(f"{name} {seconds / 60:.1f} min ({100 * seconds / total:.0f}%)"
+                       for name, seconds in times.items())
     text = "\n".join([f"# Table 1 on the offline default ({args.resolution} px, {os.cpu_count()} CPU cores)", "",
                       f"Wall time this run {total / 60:.1f} min: {shares} (steps already done were skipped).", "",
                       table_markdown(reports), "", *pck_lines(logs, [name for name, _ in pck])])
