@@ -4,9 +4,9 @@ Mirroring a sample (appearance, pose, target, their masks, keypoints and the gro
 gives another valid sample: a mirrored object in mirrored poses. Images and masks are flipped along W;
 keypoints map x -> W - x (pixel centres j + 0.5 -> W - j - 0.5, the convention of eopose.model.flow); the
 backward flow is flipped spatially and its x component negated; the camera-frame rotation R becomes M R M with
-M = diag(-1, 1, 1), the up axis u becomes M u and the pivot's x maps like a keypoint's. Which samples flip is drawn from a generator seeded
-by (run seed, global step), so a resumed run flips exactly as an uninterrupted one; so is the rotation noise
-(`data.rotation_noise_deg`), which teaches the volume3d warp to tolerate estimated rotations.
+M = diag(-1, 1, 1), the up axis u becomes M u and the pivot's x maps like a keypoint's. Which samples flip is drawn
+from a generator seeded by (run seed, global step), so a resumed run flips exactly as an uninterrupted one; so is
+the rotation noise (`data.rotation_noise_deg`), which teaches the volume3d warp to tolerate estimated rotations.
 """
 from __future__ import annotations
 

@@ -98,13 +98,16 @@ def symmetric_candidate_pairs(coords_a: np.ndarray, pixels_a: np.ndarray, coords
     (categories.turn_nocs over symmetry.rotations(CONTINUOUS_STEPS), the identity first), keeping the turn whose
     candidate pairs are closest in NOCS (median distance); a later turn must beat the best so far by
     SYMMETRY_TOLERANCE, so the NOCS as they are keep their pairs unless a turn matches clearly better."""
-    best, best_turn, best_median = None, 0, np.inf
-    for turn, rotation in enumerate(symmetry.rotations(CONTINUOUS_STEPS)):
+    def median(pairs: CandidatePairs) -> float:
+        return float(np.median(pairs.distance)) if len(pairs.distance) else np.inf
+
+    best, best_turn = candidate_pairs(coords_a, pixels_a, coords_p, size), 0  # rotations() starts at the identity
+    best_median = median(best)
+    for turn, rotation in enumerate(symmetry.rotations(CONTINUOUS_STEPS)[1:], start=1):
         pairs = candidate_pairs(coords_a, pixels_a, turn_nocs(coords_p, rotation), size)
-        median = float(np.median(pairs.distance)) if len(pairs.distance) else np.inf
-        if median < best_median - SYMMETRY_TOLERANCE:
-            best, best_turn, best_median = pairs, turn, median
-    return (candidate_pairs(coords_a, pixels_a, coords_p, size) if best is None else best), best_turn
+        if median(pairs) < best_median - SYMMETRY_TOLERANCE:
+            best, best_turn, best_median = pairs, turn, median(pairs)
+    return best, best_turn
 
 
 def match_nocs(nocs_a: np.ndarray, mask_a: np.ndarray, nocs_p: np.ndarray, mask_p: np.ndarray, k: int,
