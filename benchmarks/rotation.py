@@ -7,8 +7,10 @@ plain, and modulo the dataset's shape symmetry (QuadDataset.symmetry: the turns 
 up axis that leave its shape unchanged, a vase's every angle, a briefcase's half turn; rotation_error_deg).
 NOCS come from the rendered pass (`--method nocs`: the estimator's own error, near 0) or from a trained nocs-net
 (`--method nocs-net --weights RUN/checkpoints/final.pt`: predicted NOCS, foreground and confidence, as `repose`
-sees an image). Three cameras: `unknown` (a photo's case, as `repose` would fit it: weak perspective or a searched
-focal length), `weak` (scaled orthographic only) and `intrinsics` (the shards' K: perspective-corrected, POSIT).
+sees an image). Three cameras: `unknown` (a photo's case: weak perspective or a searched focal length), `weak`
+(scaled orthographic only) and `intrinsics` (the shards' K: perspective-corrected, POSIT); for a category symmetric
+about its up axis (vases) also `unknown+mirror`, each view's axis then turned onto its silhouette's mirror line
+(dataset.silhouette_axis), which is what `repose` and `eval-eopose --rotation estimated` use.
 Also the CPU milliseconds per pair of each fit.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/rotation.py --data out/demo/vases --split test --method nocs
@@ -31,6 +33,7 @@ from eopose.dataset.splits import SPLITS, split_of_quad
 
 FIELDS = ("rgba", "mask", "nocs", "rotations", "intrinsics", "extrinsics", "model_id", "category")
 CAMERAS = ("unknown", "weak", "intrinsics")
+MIRRORED = "unknown+mirror"  # a body of revolution's up axis turned onto its silhouette's mirror line, as repose does
 
 
 def view_inputs(method, record) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -58,9 +61,9 @@ def main() -> None:
     model_ids = data.column("model_id")
     quads = [index for index in range(len(data))
              if args.split == "all" or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
-    plain = {camera: [] for camera in CAMERAS}
-    symmetric = {camera: [] for camera in CAMERAS}
-    seconds = dict.fromkeys(CAMERAS, 0.0)
+    plain = {camera: [] for camera in CAMERAS + (MIRRORED,)}
+    symmetric = {camera: [] for camera in CAMERAS + (MIRRORED,)}
+    seconds = dict.fromkeys(CAMERAS + (MIRRORED,), 0.0)
     fits = failed = 0
     with torch.inference_mode():
         for index in quads:
@@ -79,14 +82,23 @@ def main() -> None:
                     failed += not valid
                     plain[camera].append(rotation_error_deg(estimate, truth))
                     symmetric[camera].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
+                if data.symmetry.continuous:  # what repose does for a body of revolution
+                    start = time.process_time()
+                    estimate, _ = relative_rotation_from_nocs(
+                        nocs[a], mask[a], nocs[p], mask[p],
+                        *((None, None) if confidence is None else (confidence[a], confidence[p])),
+                        intrinsics=UNKNOWN_CAMERA, mirror_axis=True)
+                    seconds[MIRRORED] += time.process_time() - start
+                    plain[MIRRORED].append(rotation_error_deg(estimate, truth))
+                    symmetric[MIRRORED].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
                 fits += 1
     print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "
           f"{fits} samples, {failed} fits without enough foreground; shape symmetry {data.symmetry.to_json()}")
-    print(f"{'camera':10s} {'median':>8s} {'p90':>8s} {'median mod sym':>14s} {'p90 mod sym':>11s}  (degrees)  "
+    print(f"{'camera':14s} {'median':>8s} {'p90':>8s} {'median mod sym':>14s} {'p90 mod sym':>11s}  (degrees)  "
           f"ms CPU per pair")
-    for camera in CAMERAS:
+    for camera in CAMERAS + (MIRRORED,):
         if plain[camera]:
-            print(f"{camera:10s} {np.median(plain[camera]):8.2f} {np.percentile(plain[camera], 90):8.2f} "
+            print(f"{camera:14s} {np.median(plain[camera]):8.2f} {np.percentile(plain[camera], 90):8.2f} "
                   f"{np.median(symmetric[camera]):14.2f} {np.percentile(symmetric[camera], 90):11.2f}  "
                   f"{1000 * seconds[camera] / fits:19.2f}")
 

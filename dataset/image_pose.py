@@ -6,10 +6,13 @@ rotation, the pixel the object turns about and the camera depth, from `nocs-net`
   has A's target pose).
 * Up axis: the appearance object's canonical up axis in the camera frame, R_a's third column, and the symmetry
   order of the pictures' category (dataset.categories), which the warp's symmetric hull prior turns about. A
-  rotation about the up axis is what a symmetric category leaves ambiguous; the axis itself is not.
+  rotation about the up axis is what a symmetric category leaves ambiguous; the axis itself is not. For a category
+  symmetric about its axis (vases) each view's fit is turned so that its axis's image lies on the silhouette's
+  mirror line (dataset.silhouette_axis), its tilt towards the camera kept.
 * Pivot: the image of the object centre in the appearance view. With R_a fixed, the weak-perspective model
   pixel = s (R_a X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
-  refitted once without the pixels whose residual exceeds twice the median.
+  refitted once without the pixels whose residual exceeds twice the median; for a vase it is then moved onto the
+  silhouette's mirror line, where the image of the object centre lies.
 * Camera depth (2 f / W): the renderer's fixed camera (render/camera.py: distance 3.5 bounding-sphere radii,
   frame 1.05 times the sphere's tangent cone, so 2 f / W = sqrt(3.5^2 - 1) / 1.05) unless the caller knows the
   focal length; photos seldom say it, and the warp depends on it only through perspective foreshortening.
@@ -25,6 +28,7 @@ from .categories import symmetry_of
 from .geometry import pixel_centres
 from .keypoints.nocs_net import NocsNet, predict
 from .pose_estimate import fit_view_pose, object_points
+from .silhouette_axis import onto_line, refine_view
 
 DEFAULT_CAMERA_DEPTH = math.sqrt(3.5 ** 2 - 1) / 1.05
 FOREGROUND_THRESHOLD = 0.5  # nocs-net's foreground probability
@@ -70,19 +74,23 @@ def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: n
     pivots = np.tile([width / 2, height / 2], (count, 1))
     up_axes = np.tile([0.0, -1.0, 0.0], (count, 1))  # camera frame: y points down
     valid = np.zeros(count, bool)
+    names = [categories] * count if categories is None or isinstance(categories, str) else list(categories)
     for index in range(count):
         a, p = index, count + index
         view_a = fit_view_pose(nocs[a], masks[a], confidence[a])
         view_p = fit_view_pose(nocs[p], masks[p], confidence[p])
         if not (view_a.valid and view_p.valid):
             continue
-        rotations[index] = view_p.rotation @ view_a.rotation.T
-        up_axes[index] = view_a.rotation[:, 2]
-        pivot = fit_pivot(nocs[a], masks[a], view_a.rotation, np.clip(confidence[a], 1e-3, 1.0))
+        rotation_a, rotation_p, line_a = view_a.rotation, view_p.rotation, None
+        if symmetry_of(names[index]).continuous:
+            rotation_a, line_a = refine_view(rotation_a, masks[a])
+            rotation_p = refine_view(rotation_p, masks[p]).rotation
+        rotations[index] = rotation_p @ rotation_a.T
+        up_axes[index] = rotation_a[:, 2]
+        pivot = fit_pivot(nocs[a], masks[a], rotation_a, np.clip(confidence[a], 1e-3, 1.0))
         if pivot is not None:
-            pivots[index] = pivot
+            pivots[index] = pivot if line_a is None else onto_line(pivot, line_a)
         valid[index] = True
-    names = [categories] * count if categories is None or isinstance(categories, str) else list(categories)
     return {"rotation": torch.as_tensor(rotations, dtype=torch.float32),
             "pivot": torch.as_tensor(pivots, dtype=torch.float32),
             "camera_depth": torch.full((count,), float(camera_depth)),

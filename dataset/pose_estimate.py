@@ -39,6 +39,7 @@ import torch
 from .categories import UP_AXIS, Symmetry
 from .geometry import pixel_centres, rotation_of_view
 from .shard_format import NOCS_TO_OBJECT
+from .silhouette_axis import refine_view
 
 RANSAC_HYPOTHESES = 64
 RANSAC_SAMPLE = 4  # points per affine hypothesis (8 unknowns, 2 equations per point)
@@ -194,15 +195,20 @@ def fit_view_pose(nocs: np.ndarray, mask: np.ndarray, confidence: np.ndarray | N
 
 def relative_rotation_from_nocs(nocs_a, mask_a, nocs_p, mask_p, confidence_a=None, confidence_p=None,
                                 nocs_to_object_a=None, nocs_to_object_p=None, intrinsics=UNKNOWN_CAMERA,
-                                seed: int = 0) -> tuple[np.ndarray, bool]:
+                                seed: int = 0, mirror_axis: bool = False) -> tuple[np.ndarray, bool]:
     """(R [3, 3], valid): the camera-frame rotation taking the appearance object to the pose image's pose,
     R = R_p R_a^T, from the two views' NOCS maps [H, W, 3] and masks [H, W]; the identity when a view has fewer
-    than MIN_POINTS pixels. `intrinsics` as fit_view_pose's."""
+    than MIN_POINTS pixels. `intrinsics` as fit_view_pose's. `mirror_axis` (bodies of revolution: a category
+    symmetric about its up axis) turns each view's up axis onto its silhouette's mirror line
+    (dataset.silhouette_axis.refine_view), as `repose` does."""
     view_a = fit_view_pose(nocs_a, mask_a, confidence_a, nocs_to_object_a, intrinsics, seed)
     view_p = fit_view_pose(nocs_p, mask_p, confidence_p, nocs_to_object_p, intrinsics, seed)
     if not (view_a.valid and view_p.valid):
         return np.eye(3), False
-    return view_p.rotation @ view_a.rotation.T, True
+    rotation_a, rotation_p = view_a.rotation, view_p.rotation
+    if mirror_axis:
+        rotation_a, rotation_p = refine_view(rotation_a, mask_a).rotation, refine_view(rotation_p, mask_p).rotation
+    return rotation_p @ rotation_a.T, True
 
 
 def estimate_relative_rotations(nocs_a, mask_a, nocs_p, mask_p, confidence_a=None, confidence_p=None,
