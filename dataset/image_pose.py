@@ -11,8 +11,8 @@ rotation, the pixel the object turns about and the camera depth, from `nocs-net`
   mirror line (dataset.silhouette_axis), its tilt towards the camera kept.
 * Pivot: the image of the object centre in the appearance view. With R_a fixed, the weak-perspective model
   pixel = s (R_a X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
-  refitted once without the pixels whose residual exceeds twice the median; for a vase it is then moved onto the
-  silhouette's mirror line, where the image of the object centre lies.
+  refitted once without the pixels whose residual exceeds twice the median; for a vase it is then placed on the
+  silhouette's mirror line, where the image of the object centre lies (silhouette_axis.centre_on_line).
 * Camera depth (2 f / W): the renderer's fixed camera (render/camera.py: distance 3.5 bounding-sphere radii,
   frame 1.05 times the sphere's tangent cone, so 2 f / W = sqrt(3.5^2 - 1) / 1.05) unless the caller knows the
   focal length; photos seldom say it, and the warp depends on it only through perspective foreshortening.
@@ -28,7 +28,7 @@ from .categories import symmetry_of
 from .geometry import pixel_centres
 from .keypoints.nocs_net import NocsNet, predict
 from .pose_estimate import fit_view_pose, object_points
-from .silhouette_axis import onto_line, refine_view
+from .silhouette_axis import centre_on_line, refine_view
 
 DEFAULT_CAMERA_DEPTH = math.sqrt(3.5 ** 2 - 1) / 1.05
 FOREGROUND_THRESHOLD = 0.5  # nocs-net's foreground probability
@@ -89,7 +89,7 @@ def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: n
         up_axes[index] = rotation_a[:, 2]
         pivot = fit_pivot(nocs[a], masks[a], rotation_a, np.clip(confidence[a], 1e-3, 1.0))
         if pivot is not None:
-            pivots[index] = pivot if line_a is None else onto_line(pivot, line_a)
+            pivots[index] = pivot if line_a is None else centre_on_line(pivot, masks[a], line_a)
         valid[index] = True
     return {"rotation": torch.as_tensor(rotations, dtype=torch.float32),
             "pivot": torch.as_tensor(pivots, dtype=torch.float32),
