@@ -29,7 +29,7 @@ WINDOW_DEG = 35.0  # the search around the NOCS fit's direction
 STEP_DEG = 0.5
 MIN_SWING = 0.3  # |image component| of the unit up axis below which the silhouette is about round
 MIN_MIRROR_IOU = 0.8
-MAX_SIDE = 128  # larger masks are sampled down to this side first (the line's angle hardly needs more)
+MAX_SIDE = 128  # the foreground's box is sampled down to this side first (the line's angle hardly needs more)
 
 
 class MirrorLine(NamedTuple):
@@ -47,13 +47,18 @@ def image_angle_deg(axis: np.ndarray) -> float:
 def mirror_line(mask: np.ndarray, prior_deg: float, window_deg: float = WINDOW_DEG) -> MirrorLine | None:
     """The best mirror line of foreground `mask` [H, W] through its centroid within `window_deg` of `prior_deg`
     (module docstring); None for an empty mask."""
-    mask = torch.as_tensor(np.asarray(mask) > 0, dtype=torch.float32)
-    height, width = mask.shape
-    if not bool(mask.any()):
+    foreground = np.asarray(mask) > 0
+    if not foreground.any():
         return None
+    # the foreground's bounding box, a pixel of margin: a mirrored sample outside it reads background either way
+    rows_any, columns_any = np.flatnonzero(foreground.any(axis=1)), np.flatnonzero(foreground.any(axis=0))
+    top, left = max(rows_any[0] - 1, 0), max(columns_any[0] - 1, 0)
+    mask = torch.as_tensor(foreground[top:rows_any[-1] + 2, left:columns_any[-1] + 2], dtype=torch.float32)
+    height, width = mask.shape
     factor = max(height, width) / MAX_SIDE
     if factor > 1:
-        mask = F.interpolate(mask[None, None], size=(round(height / factor), round(width / factor)), mode="area")[0, 0]
+        mask = F.interpolate(mask[None, None], size=(max(round(height / factor), 1), max(round(width / factor), 1)),
+                             mode="area")[0, 0]
     else:
         factor = 1.0
     rows, columns = mask.shape
@@ -71,7 +76,7 @@ def mirror_line(mask: np.ndarray, prior_deg: float, window_deg: float = WINDOW_D
     mirrored = F.grid_sample(mask.expand(len(angles), 1, rows, columns), grid, align_corners=False)[:, 0]
     overlap = (mirrored * mask).sum((1, 2)) / (mirrored + mask - mirrored * mask).sum((1, 2))
     best = int(torch.argmax(overlap))
-    centroid = np.array([float(centre_x), float(centre_y)]) * factor
+    centroid = np.array([float(centre_x), float(centre_y)]) * factor + [left, top]
     return MirrorLine(float(angles[best]), float(overlap[best]), centroid)
 
 

@@ -118,3 +118,15 @@ def test_centre_on_line_halves_a_fit_error_along_the_axis():
     across = np.array([-along[1], along[0]])
     centre = onto_line(np.array([32.0, 32.0]), line)
     assert np.abs(centre_on_line(centre + 4 * along + 3 * across, mask, line) - (centre + 2 * along)).max() < 1.0
+
+
+def test_mirror_line_of_a_small_object_in_a_large_picture():
+    """A product photo: the same silhouette drawn small, off-centre, in a 512 px frame gives the same line (its box is
+    searched, not the frame sampled down) and the centroid in the frame's pixels."""
+    mask, object_to_camera = _view(Rotation.from_euler("xyz", (-50, 20, 140), degrees=True).as_matrix())
+    truth = image_angle_deg(object_to_camera @ UP_AXIS)
+    frame = np.zeros((512, 384), bool)
+    frame[300:364, 40:104] = mask
+    small, large = mirror_line(mask, truth + 20.0), mirror_line(frame, truth + 20.0)
+    assert large.angle_deg == small.angle_deg and large.iou == pytest.approx(small.iou, abs=1e-6)
+    assert np.allclose(large.centroid, small.centroid + [40, 300], atol=1e-4)
