@@ -15,7 +15,7 @@ from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
 from eopose.train.config import load_config
 from eopose.train.inference import repose as repose_module
-from eopose.train.inference.repose import estimate_foreground, load_rgba
+from eopose.train.inference.repose import ReposeError, estimate_foreground, load_rgba, with_foreground
 from eopose.train.inference.cli import main as repose_main
 from eopose.model.loading import build_model
 
@@ -61,6 +61,24 @@ def test_plain_background_foreground_with_filled_holes():
     expected = np.zeros((30, 40), bool)
     expected[5:25, 10:30] = True
     assert np.array_equal(mask, expected)
+
+
+def test_opaque_arrays_get_the_border_estimate_like_files():
+    """Reposer takes arrays too: a fully opaque one is treated as an image file without alpha (the border estimate),
+    an alpha with any transparency is kept, and one plain colour is refused naming the picture."""
+    image = np.zeros((30, 40, 4), np.uint8) + 255
+    image[..., :3] = 200
+    image[5:25, 10:30, :3] = (20, 40, 60)
+    rgba, how = with_foreground(image, "pose.png")
+    assert how == "border estimate" and np.array_equal(rgba[..., 3] > 0, estimate_foreground(image[..., :3]))
+    assert int((rgba[..., 3] > 0).sum()) == 20 * 20
+    cut_out = image.copy()
+    cut_out[..., 3] = 0
+    cut_out[0:3, 0:3, 3] = 255
+    assert with_foreground(cut_out, "a.png")[1] == "alpha" and np.array_equal(with_foreground(cut_out, "a.png")[0],
+                                                                               cut_out)
+    with pytest.raises(ReposeError, match="pose.png: no foreground found"):
+        with_foreground(np.full((30, 40, 4), 255, np.uint8), "pose.png")
 
 
 def test_non_square_rgb_without_alpha(assets, capsys):

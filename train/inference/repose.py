@@ -88,16 +88,22 @@ def load_rgba(path) -> tuple[np.ndarray, str]:
                           f"pass a larger picture of the object")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         image = image.convert("RGBA")
-        low, high = image.getchannel("A").getextrema()
-        if high == 0:
+        if image.getchannel("A").getextrema()[1] == 0:
             raise ReposeError(f"{path}: no foreground (the image is fully transparent); pass an image whose alpha "
                               f"channel covers the object, or an opaque one with the object on a plain background")
-        if low < 255:
-            return np.asarray(image), "alpha"
-    rgb = np.asarray(image.convert("RGB"))
+    return with_foreground(np.asarray(image.convert("RGBA")), path)
+
+
+def with_foreground(rgba: np.ndarray, name) -> tuple[np.ndarray, str]:
+    """(uint8 RGBA [H, W, 4] with the foreground as alpha, "alpha" | "border estimate"): an alpha channel that is
+    not fully opaque is the foreground; a fully opaque picture gets the border estimate (module docstring, 1.), a
+    ReposeError naming `name` when that finds nothing."""
+    if rgba[..., 3].min() < 255:
+        return rgba, "alpha"
+    rgb = np.ascontiguousarray(rgba[..., :3])
     mask = estimate_foreground(rgb)
     if not mask.any():
-        raise ReposeError(f"{path}: no foreground found (the image is one plain colour); pass an image with alpha "
+        raise ReposeError(f"{name}: no foreground found (the image is one plain colour); pass an image with alpha "
                           f"or an object on a plain background")
     return np.concatenate([rgb, mask[..., None].astype(np.uint8) * 255], axis=-1), "border estimate"
 
@@ -173,7 +179,10 @@ class Reposer:
     @torch.no_grad()
     def __call__(self, appearance_rgba: np.ndarray, pose_rgba: np.ndarray,
                  names: tuple = ("appearance image", "pose image")) -> Reposed:
-        """Repose one pair; `names` (the files) go into the ReposeError and warning lines."""
+        """Repose one pair of uint8 RGBA arrays whose alpha is the foreground (a fully opaque one gets the border
+        estimate, with_foreground); `names` (the files) go into the ReposeError and warning lines."""
+        appearance_rgba, pose_rgba = (with_foreground(rgba, name)[0]
+                                      for rgba, name in zip((appearance_rgba, pose_rgba), names))
         resolution = self.config.data.resolution
         (square_a, box), (square_p, _) = pad_to_square(appearance_rgba), pad_to_square(pose_rgba)
         inputs = [_to_model(square, self.config.data.background, resolution) for square in (square_a, square_p)]
