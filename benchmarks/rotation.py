@@ -32,8 +32,8 @@ from eopose.dataset.shard_format import SAMPLE_VIEWS, open_dataset
 from eopose.dataset.splits import SPLITS, split_of_quad
 
 FIELDS = ("rgba", "mask", "nocs", "rotations", "intrinsics", "extrinsics", "model_id", "category")
-CAMERAS = ("unknown", "weak", "intrinsics")
 MIRRORED = "unknown+mirror"  # a body of revolution's up axis turned onto its silhouette's mirror line, as repose does
+CAMERAS = ("unknown", "weak", "intrinsics", MIRRORED)
 
 
 def view_inputs(method, record) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -61,9 +61,10 @@ def main() -> None:
     model_ids = data.column("model_id")
     quads = [index for index in range(len(data))
              if args.split == "all" or split_of_quad(model_ids[index]) == args.split][:args.max_quads]
-    plain = {camera: [] for camera in CAMERAS + (MIRRORED,)}
-    symmetric = {camera: [] for camera in CAMERAS + (MIRRORED,)}
-    seconds = dict.fromkeys(CAMERAS + (MIRRORED,), 0.0)
+    fits_of = [camera for camera in CAMERAS if camera != MIRRORED or data.symmetry.continuous]
+    plain = {camera: [] for camera in fits_of}
+    symmetric = {camera: [] for camera in fits_of}
+    seconds = dict.fromkeys(fits_of, 0.0)
     fits = failed = 0
     with torch.inference_mode():
         for index in quads:
@@ -71,32 +72,23 @@ def main() -> None:
             nocs, mask, confidence = view_inputs(method, record)
             for a, p, t in SAMPLE_VIEWS:
                 truth, axis = relative_rotation(record, a, t), up_axis_in_camera(record, a)
-                for camera in CAMERAS:
+                for camera in fits_of:
                     start = time.process_time()
-                    intrinsics = {"unknown": UNKNOWN_CAMERA, "weak": None, "intrinsics": record["intrinsics"]}[camera]
+                    intrinsics = {"weak": None, "intrinsics": record["intrinsics"]}.get(camera, UNKNOWN_CAMERA)
                     estimate, valid = relative_rotation_from_nocs(
                         nocs[a], mask[a], nocs[p], mask[p],
                         *((None, None) if confidence is None else (confidence[a], confidence[p])),
-                        intrinsics=intrinsics)
+                        intrinsics=intrinsics, mirror_axis=camera == MIRRORED)
                     seconds[camera] += time.process_time() - start
                     failed += not valid
                     plain[camera].append(rotation_error_deg(estimate, truth))
                     symmetric[camera].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
-                if data.symmetry.continuous:  # what repose does for a body of revolution
-                    start = time.process_time()
-                    estimate, _ = relative_rotation_from_nocs(
-                        nocs[a], mask[a], nocs[p], mask[p],
-                        *((None, None) if confidence is None else (confidence[a], confidence[p])),
-                        intrinsics=UNKNOWN_CAMERA, mirror_axis=True)
-                    seconds[MIRRORED] += time.process_time() - start
-                    plain[MIRRORED].append(rotation_error_deg(estimate, truth))
-                    symmetric[MIRRORED].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
                 fits += 1
     print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "
           f"{fits} samples, {failed} fits without enough foreground; shape symmetry {data.symmetry.to_json()}")
     print(f"{'camera':14s} {'median':>8s} {'p90':>8s} {'median mod sym':>14s} {'p90 mod sym':>11s}  (degrees)  "
           f"ms CPU per pair")
-    for camera in CAMERAS + (MIRRORED,):
+    for camera in fits_of:
         if plain[camera]:
             print(f"{camera:14s} {np.median(plain[camera]):8.2f} {np.percentile(plain[camera], 90):8.2f} "
                   f"{np.median(symmetric[camera]):14.2f} {np.percentile(symmetric[camera], 90):11.2f}  "
