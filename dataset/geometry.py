@@ -113,3 +113,15 @@ def pivot_pixel(record: dict) -> np.ndarray:
     """[2] pixel (x, y) where the object centre (the world origin) projects: the point a rotation turns about."""
     uv, _ = project(np.zeros(3), record["intrinsics"], record["extrinsics"])
     return uv
+
+
+def axis_rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """[..., S, 3, 3] rotations by `angles` [S] (radians) about unit-normalised axes [..., 3] (Rodrigues)."""
+    axis = np.asarray(axis, np.float64)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    x, y, z = np.moveaxis(axis, -1, 0)
+    zero = np.zeros_like(x)
+    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+    sin, cos = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
+    cross = cross[..., None, :, :]
+    return np.eye(3) + sin * cross + (1.0 - cos) * (cross @ cross)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .categories import UP_AXIS, Symmetry
-from .geometry import pixel_centres, rotation_of_view
+from .geometry import axis_rotations, pixel_centres, rotation_of_view
 from .shard_format import NOCS_TO_OBJECT
 from .silhouette_axis import refine_view
 
@@ -243,18 +243,6 @@ def rotation_angle_deg(rotation: np.ndarray) -> np.ndarray:
     """Angle [...] in degrees of rotation matrices [..., 3, 3]."""
     cosine = (np.trace(rotation, axis1=-2, axis2=-1) - 1.0) / 2.0
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-
-
-def axis_rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """[..., S, 3, 3] rotations by `angles` [S] (radians) about unit-normalised axes [..., 3] (Rodrigues)."""
-    axis = np.asarray(axis, np.float64)
-    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
-    x, y, z = np.moveaxis(axis, -1, 0)
-    zero = np.zeros_like(x)
-    cross = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
-    sin, cos = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
-    cross = cross[..., None, :, :]
-    return np.eye(3) + sin * cross + (1.0 - cos) * (cross @ cross)
 
 
 def rotation_error_deg(estimate: np.ndarray, truth: np.ndarray, symmetry: Symmetry | None = None,

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .geometry import pixel_centres
+from .geometry import axis_rotations, pixel_centres
 
 WINDOW_DEG = 35.0  # the search around the NOCS fit's direction
 STEP_DEG = 0.5
@@ -83,12 +83,10 @@ def mirror_line(mask: np.ndarray, prior_deg: float, window_deg: float = WINDOW_D
 def minimal_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """[3, 3] the smallest rotation taking unit vector `source` to unit vector `target` (not opposite ones)."""
     axis = np.cross(source, target)
-    sine, cosine = np.linalg.norm(axis), float(np.dot(source, target))
+    sine = np.linalg.norm(axis)
     if sine < 1e-12:
         return np.eye(3)
-    x, y, z = axis / sine
-    cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + sine * cross + (1.0 - cosine) * (cross @ cross)
+    return axis_rotations(axis, np.array([np.arctan2(sine, np.dot(source, target))]))[0]
 
 
 class RefinedView(NamedTuple):
