@@ -11,7 +11,9 @@ sees an image). Three cameras: `unknown` (a photo's case: weak perspective or a 
 (scaled orthographic only) and `intrinsics` (the shards' K: perspective-corrected, POSIT); for a category symmetric
 about its up axis (vases) also `unknown+mirror`, each view's axis then turned onto its silhouette's mirror line
 (dataset.silhouette_axis), which is what `repose` and `eval-eopose --rotation estimated` use.
-Also the CPU milliseconds per pair of each fit.
+Also the CPU milliseconds per pair of each fit, and the error in pixels of the object centre's image (the volume3d
+warp's pivot, dataset.image_pose.pair_pose, as `repose` estimates it) from the appearance view alone and from both
+views (a vase's two mirror lines cross there; dataset.silhouette_axis.shared_centre).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/rotation.py --data out/demo/vases --split test --method nocs
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/rotation.py --data out/demo/urns --split all --method nocs-net \\
@@ -24,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eopose.dataset.geometry import relative_rotation
+from eopose.dataset.geometry import pivot_pixel, relative_rotation
+from eopose.dataset.image_pose import pair_pose
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.pose_estimate import (UNKNOWN_CAMERA, relative_rotation_from_nocs, rotation_error_deg,
                                           up_axis_in_camera)
@@ -66,6 +69,7 @@ def main() -> None:
     symmetric = {camera: [] for camera in fits_of}
     seconds = dict.fromkeys(fits_of, 0.0)
     fits = failed = 0
+    pivot_errors = {False: [], True: []}
     with torch.inference_mode():
         for index in quads:
             record = data.read(index, FIELDS)
@@ -83,6 +87,11 @@ def main() -> None:
                     failed += not valid
                     plain[camera].append(rotation_error_deg(estimate, truth))
                     symmetric[camera].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
+                views = [(nocs[v], mask[v], np.ones(mask[v].shape) if confidence is None else confidence[v])
+                         for v in (a, p)]
+                for shared in (False, True):
+                    pivot = pair_pose(*views, str(record["category"]), shared_pivot=shared).pivot
+                    pivot_errors[shared].append(float(np.linalg.norm(pivot - pivot_pixel(record))))
                 fits += 1
     print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "
           f"{fits} samples, {failed} fits without enough foreground; shape symmetry {data.symmetry.to_json()}")
@@ -93,6 +102,9 @@ def main() -> None:
             print(f"{camera:14s} {np.median(plain[camera]):8.2f} {np.percentile(plain[camera], 90):8.2f} "
                   f"{np.median(symmetric[camera]):14.2f} {np.percentile(symmetric[camera], 90):11.2f}  "
                   f"{1000 * seconds[camera] / fits:19.2f}")
+    for shared, name in ((False, "appearance view alone"), (True, "both views")):
+        print(f"object centre's pixel, {name}: median {np.median(pivot_errors[shared]):.2f} px, "
+              f"p90 {np.percentile(pivot_errors[shared], 90):.2f} px")
 
 
 if __name__ == "__main__":

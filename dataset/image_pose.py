@@ -9,10 +9,13 @@ rotation, the pixel the object turns about and the camera depth, from `nocs-net`
   rotation about the up axis is what a symmetric category leaves ambiguous; the axis itself is not. For a category
   symmetric about its axis (vases) each view's fit is turned so that its axis's image lies on the silhouette's
   mirror line (dataset.silhouette_axis), its tilt towards the camera kept.
-* Pivot: the image of the object centre in the appearance view. With R_a fixed, the weak-perspective model
-  pixel = s (R_a X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
+* Pivot: the image of the object centre, which the warp takes to be one pixel in both pictures (one camera, the
+  objects standing at one place, as the renderer poses them). Per view, with R fixed, the weak-perspective model
+  pixel = s (R X)_xy + t is linear in (s, t); t is fitted by least squares on the confident foreground pixels,
   refitted once without the pixels whose residual exceeds twice the median; for a vase it is then placed on the
-  silhouette's mirror line, where the image of the object centre lies (silhouette_axis.centre_on_line).
+  silhouette's mirror line, where the image of the object centre lies (silhouette_axis.centre_on_line). The two
+  views' estimates and mirror lines are then combined (silhouette_axis.shared_centre): where the lines cross at a
+  wide angle, their crossing.
 * Camera depth (2 f / W): the renderer's fixed camera (render/camera.py: distance 3.5 bounding-sphere radii,
   frame 1.05 times the sphere's tangent cone, so 2 f / W = sqrt(3.5^2 - 1) / 1.05) unless the caller knows the
   focal length; photos seldom say it, and the warp depends on it only through perspective foreshortening.
@@ -20,6 +23,7 @@ rotation, the pixel the object turns about and the camera depth, from `nocs-net`
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -28,7 +32,7 @@ from .categories import symmetry_of
 from .geometry import pixel_centres
 from .keypoints.nocs_net import NocsNet, predict
 from .pose_estimate import fit_view_pose, object_points
-from .silhouette_axis import centre_on_line, refine_view
+from .silhouette_axis import centre_on_line, refine_view, shared_centre
 
 DEFAULT_CAMERA_DEPTH = math.sqrt(3.5 ** 2 - 1) / 1.05
 FOREGROUND_THRESHOLD = 0.5  # nocs-net's foreground probability
@@ -57,6 +61,34 @@ def fit_pivot(nocs: np.ndarray, mask: np.ndarray, rotation: np.ndarray, weights:
     return solution[1:]
 
 
+class PairPose(NamedTuple):
+    rotation: np.ndarray  # [3, 3] relative rotation in the camera frame
+    up_axis: np.ndarray  # [3] the appearance object's up axis in the camera frame
+    pivot: np.ndarray  # [2] pixel of the object centre
+    valid: bool  # False: a view had too few foreground pixels (the identity, the image centre, the image's up)
+
+
+def pair_pose(appearance: tuple, pose: tuple, category: str | None, shared_pivot: bool = True) -> PairPose:
+    """The pose inputs of one pair from each view's (NOCS [H, W, 3], foreground [H, W] bool, confidence [H, W])
+    (module docstring). `shared_pivot` False: the appearance view's own pivot estimate alone (what the warp got
+    before the two views' were combined; benchmarks/rotation.py compares them)."""
+    height, width = appearance[1].shape
+    fits = [fit_view_pose(*view) for view in (appearance, pose)]
+    if not all(fit.valid for fit in fits):
+        return PairPose(np.eye(3), np.array([0.0, -1.0, 0.0]), np.array([width / 2, height / 2]), False)
+    rotations, lines = [fit.rotation for fit in fits], [None, None]
+    if symmetry_of(category).continuous:
+        for index, (fit, view) in enumerate(zip(fits, (appearance, pose))):
+            rotations[index], lines[index] = refine_view(fit.rotation, view[1])
+    centres = []
+    for (nocs, mask, confidence), rotation, line in zip((appearance, pose), rotations, lines):
+        pixel = fit_pivot(nocs, mask, rotation, np.clip(confidence, 1e-3, 1.0))
+        if pixel is not None:
+            centres.append((pixel if line is None else centre_on_line(pixel, mask, line), line))
+    centres = centres if shared_pivot else centres[:1]  # fit_pivot refuses only what fit_view_pose refused
+    return PairPose(rotations[1] @ rotations[0].T, rotations[0][:, 2], shared_centre(centres), True)
+
+
 @torch.no_grad()
 def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: np.ndarray, device="cpu",
                          camera_depth: float = DEFAULT_CAMERA_DEPTH, categories=None) -> dict:
@@ -65,35 +97,18 @@ def estimate_pose_inputs(net: NocsNet, appearance_rgba: np.ndarray, pose_rgba: n
     RGBA pairs [B, H, W, 4] (the alpha is the foreground; nocs-net's own foreground narrows it) of `categories`
     (one name or one per pair; needed by a nocs-net of several categories). An invalid pair (a view with too few
     foreground pixels) gets the identity, the image centre and the image's up direction."""
-    count, height, width = appearance_rgba.shape[:3]
+    count = appearance_rgba.shape[0]
     views = categories if categories is None or isinstance(categories, str) else [*categories, *categories]
     nocs, probability, confidence = predict(net, np.concatenate([appearance_rgba, pose_rgba]), device,
                                             categories=views)
     masks = (np.concatenate([appearance_rgba, pose_rgba])[..., 3] > 127) & (probability > FOREGROUND_THRESHOLD)
-    rotations = np.tile(np.eye(3), (count, 1, 1))
-    pivots = np.tile([width / 2, height / 2], (count, 1))
-    up_axes = np.tile([0.0, -1.0, 0.0], (count, 1))  # camera frame: y points down
-    valid = np.zeros(count, bool)
     names = [categories] * count if categories is None or isinstance(categories, str) else list(categories)
-    for index in range(count):
-        a, p = index, count + index
-        view_a = fit_view_pose(nocs[a], masks[a], confidence[a])
-        view_p = fit_view_pose(nocs[p], masks[p], confidence[p])
-        if not (view_a.valid and view_p.valid):
-            continue
-        rotation_a, rotation_p, line_a = view_a.rotation, view_p.rotation, None
-        if symmetry_of(names[index]).continuous:
-            rotation_a, line_a = refine_view(rotation_a, masks[a])
-            rotation_p = refine_view(rotation_p, masks[p]).rotation
-        rotations[index] = rotation_p @ rotation_a.T
-        up_axes[index] = rotation_a[:, 2]
-        pivot = fit_pivot(nocs[a], masks[a], rotation_a, np.clip(confidence[a], 1e-3, 1.0))
-        if pivot is not None:
-            pivots[index] = pivot if line_a is None else centre_on_line(pivot, masks[a], line_a)
-        valid[index] = True
-    return {"rotation": torch.as_tensor(rotations, dtype=torch.float32),
-            "pivot": torch.as_tensor(pivots, dtype=torch.float32),
+    pairs = [pair_pose((nocs[index], masks[index], confidence[index]),
+                       (nocs[count + index], masks[count + index], confidence[count + index]), names[index])
+             for index in range(count)]
+    return {"rotation": torch.as_tensor(np.stack([pair.rotation for pair in pairs]), dtype=torch.float32),
+            "pivot": torch.as_tensor(np.stack([pair.pivot for pair in pairs]), dtype=torch.float32),
             "camera_depth": torch.full((count,), float(camera_depth)),
-            "up_axis": torch.as_tensor(up_axes, dtype=torch.float32),
+            "up_axis": torch.as_tensor(np.stack([pair.up_axis for pair in pairs]), dtype=torch.float32),
             "symmetry_order": torch.tensor([symmetry_of(name).order for name in names], dtype=torch.int64),
-            "valid": torch.as_tensor(valid)}
+            "valid": torch.as_tensor([pair.valid for pair in pairs])}

@@ -9,7 +9,9 @@ NOCS fit gives, which also settles the line's sign and a cylinder's second mirro
 
 What the silhouette gives is the in-image direction of the axis, not its tilt towards the camera: `refine_view`
 turns a fitted rotation by the smallest rotation that puts its up axis's image on the mirror line, keeping the tilt,
-and `centre_on_line` places the object centre's pixel on the line. The fit is left alone where the silhouette says
+and `centre_on_line` places the object centre's pixel on the line; `shared_centre` combines the two pictures'
+estimates of that pixel, which a pair taken by one camera of objects standing at one place shares, so where the two
+mirror lines cross pins it down. The fit is left alone where the silhouette says
 little: an axis within asin(MIN_SWING) of the viewing direction (a round silhouette), or a best reflection IoU below
 MIN_MIRROR_IOU (handles, non-round bodies, occlusion). Measured on the vases' held-out renders with the demo's and
 the photo nocs-net (docs/results.md, "Up axis from the silhouette"): the axis's in-image direction goes from a
@@ -131,3 +133,31 @@ def centre_on_line(pixel: np.ndarray, mask: np.ndarray, line: MirrorLine) -> np.
     along = (pixel_centres(*mask.shape)[np.asarray(mask) > 0] - line.centroid) @ direction
     midpoint = line.centroid + (along.min() + along.max()) / 2 * direction
     return (onto_line(pixel, line) + midpoint) / 2
+
+
+# the spread of each kind of estimate of the object centre's pixel, in pixels (median errors on the demo's held-out
+# test vases and urns with the demo's nocs-net, docs/results.md "One centre for both pictures"): across a mirror
+# line, along it (centre_on_line), and a plain fit (dataset.image_pose.fit_pivot) where there is no line
+ACROSS_LINE_PX = 0.3
+ALONG_LINE_PX = 1.5
+FIT_PX = 2.0
+
+
+def shared_centre(estimates: list) -> np.ndarray:
+    """[2] the one pixel that best agrees with several pictures' estimates of the object centre's image,
+    `estimates` [(pixel [2], MirrorLine or None)]: a picture with a line says the centre is on the line (within
+    ACROSS_LINE_PX) at `pixel` along it (within ALONG_LINE_PX); one without, at `pixel` (within FIT_PX). Weighted
+    least squares; two lines at a wide angle decide it (their crossing), two parallel ones leave it to the
+    along-line estimates."""
+    rows, values = [], []
+    for pixel, line in estimates:
+        pixel = np.asarray(pixel, np.float64)
+        if line is None:
+            rows += [np.array([1.0, 0.0]) / FIT_PX, np.array([0.0, 1.0]) / FIT_PX]
+            values += [pixel[0] / FIT_PX, pixel[1] / FIT_PX]
+            continue
+        along = _direction(line)
+        across = np.array([-along[1], along[0]])
+        rows += [across / ACROSS_LINE_PX, along / ALONG_LINE_PX]
+        values += [across @ line.centroid / ACROSS_LINE_PX, along @ pixel / ALONG_LINE_PX]
+    return np.linalg.lstsq(np.stack(rows), np.array(values), rcond=None)[0]
