@@ -3,6 +3,7 @@ train-nocs (loss falls, exact resume, several categories) and the `nocs-net` key
 build-keypoint-cache / eval-correspondences (one matching path with `nocs`; PCK per category)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -78,6 +79,23 @@ def test_symmetric_loss_forgives_rotation_about_up_only_for_symmetric_views():
     exact, _ = nocs_loss(_sure(target), target, mask, vases, groups, LossConfig())
     up_to_symmetry, _ = nocs_loss(_sure(rotated), target, mask, vases, groups, LossConfig())
     assert float(exact) < float(up_to_symmetry)  # the exact term lets texture break the tie
+
+
+def test_height_term_costs_the_height_error_alone():
+    """loss.height adds height x the foreground-mean height (NOCS z) error: nothing for a vase turned about its axis,
+    height x 0.1 for one whose height is 0.1 off (on top of what the other terms charge)."""
+    target = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.6 + 0.2
+    mask = torch.ones(1, 1, 16, 16)
+    groups, vases = SymmetryGroups(("vases",), 12), torch.tensor([0])
+    turned = rotate_about_up(target, torch.tensor([math.pi / 3]))[0]
+    raised = turned.clone()
+    raised[:, 2] += 0.1
+    weighted = dataclasses.replace(LossConfig(), height=2.0)
+    for predicted, error in ((turned, 0.0), (raised, 0.1)):
+        plain, plain_terms = nocs_loss(_sure(predicted), target, mask, vases, groups, LossConfig())
+        total, terms = nocs_loss(_sure(predicted), target, mask, vases, groups, weighted)
+        assert float(terms["nocs/height"]) == pytest.approx(error, abs=1e-6) and "nocs/height" not in plain_terms
+        assert float(total - plain) == pytest.approx(2.0 * error, abs=1e-6)
 
 
 def test_symmetry_groups_per_category():

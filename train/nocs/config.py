@@ -54,6 +54,7 @@ class LossConfig:
     symmetry_steps: int = 12  # angles a continuous symmetry (vases) is sampled at; groups: dataset/categories.py
     exact: float = 1.0  # weight of the exact (unrotated) term, which lets texture break the symmetry's tie
     mask: float = 1.0  # weight of the foreground BCE
+    height: float = 0.0  # weight of an extra L1 term on the NOCS height (z), which the fitted up axis rests on
     confidence: float = 0.5  # weight of the confidence head's BCE (target: the pixel's NOCS error < CONFIDENT_ERROR)
 
 
