@@ -89,8 +89,8 @@ def main() -> None:
                     symmetric[camera].append(rotation_error_deg(estimate, truth, data.symmetry, axis))
                 views = [(nocs[v], mask[v], np.ones(mask[v].shape) if confidence is None else confidence[v])
                          for v in (a, p)]
-                for shared in (False, True):
-                    pivot = pair_pose(*views, str(record["category"]), shared_pivot=shared).pivot
+                pair = pair_pose(*views, str(record["category"]))
+                for shared, pivot in ((False, pair.appearance_pivot), (True, pair.pivot)):
                     pivot_errors[shared].append(float(np.linalg.norm(pivot - pivot_pixel(record))))
                 fits += 1
     print(f"rotation from {args.method} NOCS on {args.data} ({args.split}): {len(quads)} quadruplets, "

@@ -64,29 +64,29 @@ def fit_pivot(nocs: np.ndarray, mask: np.ndarray, rotation: np.ndarray, weights:
 class PairPose(NamedTuple):
     rotation: np.ndarray  # [3, 3] relative rotation in the camera frame
     up_axis: np.ndarray  # [3] the appearance object's up axis in the camera frame
-    pivot: np.ndarray  # [2] pixel of the object centre
+    pivot: np.ndarray  # [2] pixel of the object centre, from both views
+    appearance_pivot: np.ndarray  # [2] the appearance view's own estimate of it (benchmarks/rotation.py compares)
     valid: bool  # False: a view had too few foreground pixels (the identity, the image centre, the image's up)
 
 
-def pair_pose(appearance: tuple, pose: tuple, category: str | None, shared_pivot: bool = True) -> PairPose:
+def pair_pose(appearance: tuple, pose: tuple, category: str | None) -> PairPose:
     """The pose inputs of one pair from each view's (NOCS [H, W, 3], foreground [H, W] bool, confidence [H, W])
-    (module docstring). `shared_pivot` False: the appearance view's own pivot estimate alone (what the warp got
-    before the two views' were combined; benchmarks/rotation.py compares them)."""
+    (module docstring)."""
     height, width = appearance[1].shape
     fits = [fit_view_pose(*view) for view in (appearance, pose)]
     if not all(fit.valid for fit in fits):
-        return PairPose(np.eye(3), np.array([0.0, -1.0, 0.0]), np.array([width / 2, height / 2]), False)
+        centre = np.array([width / 2, height / 2])
+        return PairPose(np.eye(3), np.array([0.0, -1.0, 0.0]), centre, centre, False)
     rotations, lines = [fit.rotation for fit in fits], [None, None]
     if symmetry_of(category).continuous:
         for index, (fit, view) in enumerate(zip(fits, (appearance, pose))):
             rotations[index], lines[index] = refine_view(fit.rotation, view[1])
+    # fit_pivot's None (too few foreground pixels) is what fit_view_pose has already refused
     centres = []
     for (nocs, mask, confidence), rotation, line in zip((appearance, pose), rotations, lines):
         pixel = fit_pivot(nocs, mask, rotation, np.clip(confidence, 1e-3, 1.0))
-        if pixel is not None:
-            centres.append((pixel if line is None else centre_on_line(pixel, mask, line), line))
-    centres = centres if shared_pivot else centres[:1]  # fit_pivot refuses only what fit_view_pose refused
-    return PairPose(rotations[1] @ rotations[0].T, rotations[0][:, 2], shared_centre(centres), True)
+        centres.append((pixel if line is None else centre_on_line(pixel, mask, line), line))
+    return PairPose(rotations[1] @ rotations[0].T, rotations[0][:, 2], shared_centre(centres), centres[0][0], True)
 
 
 @torch.no_grad()
