@@ -58,11 +58,26 @@ def test_refine_view_leaves_what_the_silhouette_cannot_tell():
     spun = Rotation.from_rotvec([0.0, 0.0, np.radians(12.0)]).as_matrix() @ object_to_camera
     assert refine_view(spun, mask).line is None
     assert np.array_equal(refine_view(spun, mask).rotation, spun)
-    corner = np.zeros((64, 64), bool)  # an L: no mirror line near the fit's direction
-    corner[10:54, 10:22] = corner[42:54, 10:54] = True
+    corner = np.zeros((64, 64), bool)  # an L with unequal arms: no mirror line (equal ones mirror about the diagonal)
+    corner[10:54, 10:22] = corner[42:54, 10:40] = True
     tilted = Rotation.from_euler("xyz", (40, 25, 70), degrees=True).as_matrix()
     assert mirror_line(corner, image_angle_deg(tilted[:, 2])).iou < MIN_MIRROR_IOU
     assert refine_view(tilted, corner).line is None
+
+
+def test_refine_view_turns_to_a_clearly_better_line_across_the_fit():
+    """A bowl's silhouette (flat rim, round bottom) mirrors only about its axis: a fit whose axis lies across it
+    (90 degrees off, outside the search window) is turned onto the axis. A bar mirrors about both lines equally, so
+    the line within the window stays (a cylinder's second mirror line)."""
+    across = Rotation.from_euler("y", 90, degrees=True).as_matrix()  # up axis along the image's +x, no tilt
+    ys, xs = np.mgrid[0:64, 0:64] + 0.5
+    bowl = ((xs - 32) ** 2 + (ys - 20) ** 2 <= 24 ** 2) & (ys >= 20)
+    refined = refine_view(across, bowl)
+    assert refined.line is not None and refined.line.iou > 0.95
+    assert _angle_between(image_angle_deg(refined.rotation[:, 2]), 0.0, 180.0) < 1.0  # vertical in the image
+    assert np.linalg.norm(refined.rotation[:2, 2]) == pytest.approx(1.0)  # still no tilt
+    bar = np.pad(np.ones((36, 12), bool), ((14, 14), (26, 26)))
+    assert _angle_between(image_angle_deg(refine_view(across, bar).rotation[:, 2]), 90.0, 180.0) < 1.0
 
 
 def test_minimal_rotation_and_onto_line():
