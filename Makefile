@@ -89,8 +89,9 @@ demo: $(DEMO_STAMP)
 		"rotations from the shards instead of nocs-net: $(DEMO)/report-shard, $(DEMO)/report-$(HELD_OUT)s-shard)"
 
 # Issue 20's longer config, after `make demo` (~35 min more here): the demo's EOPose with rotations from a nocs-net
-# trained longer on more vases. 600 quadruplets of 200 more models of the demo's five styles and 300 of 150 models of
-# the freeform style (random profiles, sections, lips, feet, handles and painters; urns stay held out), then
+# trained longer on more vases. 600 quadruplets of the demo's five styles (a procedural model is fixed by its index, so
+# these re-pose the demo's 180 models and add 20) and 300 of 150 models of the freeform style (random profiles,
+# sections, lips, feet, handles and painters; urns stay held out), then
 # `train-nocs --config vases` on them and the demo's vases (one core), then the demo's two estimated-rotation reports
 # again with the new network (out/demo-long/report, out/demo-long/report-urns).
 LONG := out/demo-long

@@ -114,8 +114,8 @@ def refine_view(rotation: np.ndarray, mask: np.ndarray) -> RefinedView:
         across = mirror_line(mask, prior + 90.0, window_deg=90.0 - WINDOW_DEG)  # the rest of the half turn
         if across.iou > line.iou + SWITCH_MARGIN:
             # a line has two directions: the axis keeps the end nearer the fit's
-            turned = (across.angle_deg - prior + 180.0) % 360.0 - 180.0
-            line = across._replace(angle_deg=prior + turned - 180.0 * np.sign(turned) * (abs(turned) > 90.0))
+            flip = abs((across.angle_deg - prior + 180.0) % 360.0 - 180.0) > 90.0
+            line = across._replace(angle_deg=across.angle_deg + 180.0 * flip)
     if line is None or line.iou < MIN_MIRROR_IOU:
         return RefinedView(rotation, None)
     angle = np.radians(line.angle_deg)
