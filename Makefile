@@ -58,6 +58,24 @@ TRAIN_STYLES := bottle,bowl,amphora,gourd,cylinder
 HELD_OUT := urn
 RESUME = $(if $(wildcard $(1)/checkpoints/last.pt),--resume,)
 SIDE_LOG := $(DEMO)/side-jobs.log
+# $(call REPOSE_AND_REPORT,FOLDER,EOPOSE CHECKPOINT,NOCS-NET CHECKPOINT): the two exported urn pictures reposed into
+# FOLDER/reposed, then the four reports into FOLDER: rotations read from the shards (report-urns-shard, report-shard)
+# and estimated by nocs-net (report-urns, report: the held-out test vases, with the two pictures attached).
+define REPOSE_AND_REPORT
+for quad in 0 1; do $(BIN)/repose --appearance $(DEMO)/new-images/quad$$quad-M1c1.png \
+	--pose $(DEMO)/new-images/quad$$quad-M2c2.png --checkpoint $(2) --weights $(3) --out $(1)/reposed/quad$$quad.png \
+	--show-keypoints || exit 1; done
+$(BIN)/eval-eopose --checkpoint $(2) --data $(DEMO)/$(HELD_OUT)s --split all --rotation shard \
+	--out $(1)/report-$(HELD_OUT)s-shard
+$(BIN)/eval-eopose --checkpoint $(2) --data $(DEMO)/vases --rotation shard --out $(1)/report-shard
+$(BIN)/eval-eopose --checkpoint $(2) --data $(DEMO)/$(HELD_OUT)s --split all --nocs-weights $(3) \
+	--out $(1)/report-$(HELD_OUT)s
+$(BIN)/eval-eopose --checkpoint $(2) --data $(DEMO)/vases --out $(1)/report --nocs-weights $(3) \
+	$(foreach q,0 1,--attach $(DEMO)/new-images/quad$(q)-M1c1.png --attach $(DEMO)/new-images/quad$(q)-M2c2.png \
+	--attach $(1)/reposed/quad$(q).png --attach $(1)/reposed/quad$(q).keypoints.png \
+	--attach $(DEMO)/new-images/quad$(q)-M1c2.png)
+endef
+
 demo: $(DEMO_STAMP)
 	$(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 180 \
 		--num-quads 360 --resolution 64 --samples 8 --workers 2 --out $(DEMO)/vases --preview
@@ -72,42 +90,34 @@ demo: $(DEMO_STAMP)
 	$(BIN)/train-eopose --data $(DEMO)/vases --config demo --out $(DEMO)/run $(call RESUME,$(DEMO)/run) \
 		|| { pkill -P $$side; kill $$side; exit 1; }; \
 	wait $$side || { echo "a side job failed: see $(SIDE_LOG)"; exit 1; }
-	for quad in 0 1; do $(BIN)/repose --appearance $(DEMO)/new-images/quad$$quad-M1c1.png \
-		--pose $(DEMO)/new-images/quad$$quad-M2c2.png --checkpoint $(DEMO)/run/checkpoints/final.pt \
-		--weights $(DEMO)/nocs/checkpoints/final.pt --out $(DEMO)/reposed/quad$$quad.png --show-keypoints || exit 1; done
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/$(HELD_OUT)s --split all \
-		--rotation shard --out $(DEMO)/report-$(HELD_OUT)s-shard
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/vases --rotation shard \
-		--out $(DEMO)/report-shard
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/$(HELD_OUT)s --split all \
-		--nocs-weights $(DEMO)/nocs/checkpoints/final.pt --out $(DEMO)/report-$(HELD_OUT)s
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/vases --out $(DEMO)/report \
-		--nocs-weights $(DEMO)/nocs/checkpoints/final.pt $(foreach q,0 1,--attach $(DEMO)/new-images/quad$(q)-M1c1.png --attach $(DEMO)/new-images/quad$(q)-M2c2.png \
-		--attach $(DEMO)/reposed/quad$(q).png --attach $(DEMO)/reposed/quad$(q).keypoints.png \
-		--attach $(DEMO)/new-images/quad$(q)-M1c2.png)
+	$(call REPOSE_AND_REPORT,$(DEMO),$(DEMO)/run/checkpoints/final.pt,$(DEMO)/nocs/checkpoints/final.pt)
 	@echo "demo done: open $(DEMO)/report/report.html (held-out style: $(DEMO)/report-$(HELD_OUT)s/report.html;" \
 		"rotations from the shards instead of nocs-net: $(DEMO)/report-shard, $(DEMO)/report-$(HELD_OUT)s-shard)"
 
-# Issue 20's longer config, after `make demo` (~35 min more here): the demo's EOPose with rotations from a nocs-net
-# trained longer on more vases. 600 quadruplets of the demo's five styles (a procedural model is fixed by its index, so
-# these re-pose the demo's 180 models and add 20) and 300 of 150 models of the freeform style (random profiles,
-# sections, lips, feet, handles and painters; urns stay held out), then
-# `train-nocs --config vases` on them and the demo's vases (one core), then the demo's two estimated-rotation reports
-# again with the new network (out/demo-long/report, out/demo-long/report-urns).
+# Issue 20's longer config, after `make demo` (about 40 min more here). On one core, EOPose with a 64-voxel volume
+# (train/configs/volume64.toml) on the demo's vases; on the other, first 600 quadruplets of the demo's five styles
+# (a procedural model is fixed by its index, so these re-pose the demo's 180 models and add 20) and 300 of 150 models
+# of the freeform style (random profiles, sections, lips, feet, handles and painters; urns stay held out), then
+# `train-nocs --config vases` on them and the demo's vases. Then the demo's reposed pictures and four reports again,
+# with the two new networks (out/demo-long/reposed, out/demo-long/report*).
 LONG := out/demo-long
+LONG_LOG := $(LONG)/side-jobs.log
 demo-long: $(DEMO_STAMP)
 	@test -f $(DEMO)/run/checkpoints/final.pt || { echo "demo-long: $(DEMO)/run/checkpoints/final.pt not found; run make demo first"; exit 2; }
-	$(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 200 \
-		--num-quads 600 --resolution 64 --samples 8 --seed 7 --workers 2 --out $(LONG)/more-vases
-	$(BIN)/render-pairs --category vases --source procedural --styles freeform --num-models 150 \
-		--num-quads 300 --resolution 64 --samples 8 --seed 12 --workers 2 --out $(LONG)/freeform
-	OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --data $(LONG)/more-vases --data $(LONG)/freeform \
-		--config vases --out $(LONG)/nocs $(call RESUME,$(LONG)/nocs)
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/vases \
-		--nocs-weights $(LONG)/nocs/checkpoints/final.pt --out $(LONG)/report
-	$(BIN)/eval-eopose --checkpoint $(DEMO)/run/checkpoints/final.pt --data $(DEMO)/$(HELD_OUT)s --split all \
-		--nocs-weights $(LONG)/nocs/checkpoints/final.pt --out $(LONG)/report-$(HELD_OUT)s
-	@echo "demo-long done: $(LONG)/report/report.html, $(LONG)/report-$(HELD_OUT)s/report.html"
+	@mkdir -p $(LONG)
+	@echo "beside train-eopose: more vases rendered, train-nocs --config vases (log: $(LONG_LOG))"
+	@{ $(BIN)/render-pairs --category vases --source procedural --styles $(TRAIN_STYLES) --num-models 200 \
+		--num-quads 600 --resolution 64 --samples 8 --seed 7 --workers 1 --threads 1 --out $(LONG)/more-vases && \
+	  $(BIN)/render-pairs --category vases --source procedural --styles freeform --num-models 150 \
+		--num-quads 300 --resolution 64 --samples 8 --seed 12 --workers 1 --threads 1 --out $(LONG)/freeform && \
+	  OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --data $(LONG)/more-vases --data $(LONG)/freeform \
+		--config vases --out $(LONG)/nocs $(call RESUME,$(LONG)/nocs); } > $(LONG_LOG) 2>&1 & side=$$!; \
+	$(BIN)/train-eopose --data $(DEMO)/vases --config volume64 --out $(LONG)/run $(call RESUME,$(LONG)/run) \
+		|| { pkill -P $$side; kill $$side; exit 1; }; \
+	wait $$side || { echo "a side job failed: see $(LONG_LOG)"; exit 1; }
+	$(call REPOSE_AND_REPORT,$(LONG),$(LONG)/run/checkpoints/final.pt,$(LONG)/nocs/checkpoints/final.pt)
+	@echo "demo-long done: $(LONG)/report/report.html (held-out style: $(LONG)/report-$(HELD_OUT)s/report.html;" \
+		"rotations from the shards: $(LONG)/report-shard, $(LONG)/report-$(HELD_OUT)s-shard)"
 
 # The paper's Table 1 on the offline default: four procedural categories rendered, one EOPose per warp variant and
 # the four-category nocs-net trained on all of them, every category evaluated (benchmarks/table1.py; ~50 min here).
