@@ -56,7 +56,7 @@ class EOPose(nn.Module):
                  num_flows: int = 4, gen_channels: int = 64, gen_scales: int = 4,
                  sigma_fraction: float = DEFAULT_SIGMA_FRACTION, background: float = 1.0,
                  tps_lambda: float = 1e-2, warp: str = "flow2d", volume_channels: int = 8, volume_size: int = 32,
-                 depth_bins: int = 32):
+                 depth_bins: int = 32, gen_silhouette_gate: bool = False):
         super().__init__()
         if warp not in WARPS:
             raise ValueError(f"warp must be one of {WARPS}, got {warp!r}")
@@ -69,7 +69,7 @@ class EOPose(nn.Module):
             self.warp = WarpModule(num_points, warp_channels, warp_depth, num_flows, background)
         else:
             self.warp = VolumeWarp(volume_channels, depth_bins, volume_size, warp_channels, warp_depth, background)
-        self.generator = Generator(num_points, gen_channels, gen_scales)
+        self.generator = Generator(num_points, gen_channels, gen_scales, gen_silhouette_gate)
 
     def heatmaps(self, points: torch.Tensor, valid: torch.Tensor, height: int, width: int):
         """Gaussian heatmaps [B, k, H, W] with this model's sigma."""

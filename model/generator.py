@@ -18,6 +18,10 @@ SIGGRAPH Asia 2021): re-renders the warped image Iwrp in the target pose.
   an untrained generator returns Iwrp exactly, while m and the tRGB convs still receive gradients: the
   generator refines the warp and fills occluded pixels rather than repainting, and warp-only quality is its
   starting point.
+* Silhouette gate (``silhouette_gate``, the [model] key ``gen_silhouette_gate``): m is multiplied by the warp's
+  silhouette probability S, so the generator redraws inside the silhouette the warp predicted and leaves Iwrp
+  (the background) outside it. Ungated, the demo's volume3d generator spends its steps drawing a faint halo just
+  outside the warp's silhouette, which the silhouette IoU counts as object (docs/results.md).
 
 Value range: input images are in [0, 1] (the loader's convention, composited on white); the
 texture encoder sees them mapped to [-1, 1]; the output may leave [0, 1] slightly during training
@@ -134,10 +138,10 @@ class Generator(nn.Module):
     ``scales`` downsamplings (H and W must be multiples of 2**scales).
     """
 
-    def __init__(self, num_points: int = 35, base_channels: int = 64, scales: int = 4):
+    def __init__(self, num_points: int = 35, base_channels: int = 64, scales: int = 4, silhouette_gate: bool = False):
         super().__init__()
         widths = _widths(base_channels, scales)
-        self.scales = scales
+        self.scales, self.silhouette_gate = scales, silhouette_gate
         self.pose_encoder = ResNetEncoder(2 * num_points, widths)
         self.texture_encoder = TextureEncoder(widths)
         coarse_to_fine = widths[::-1]
@@ -160,4 +164,5 @@ class Generator(nn.Module):
                 rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
             x, block_rgb = block(x, texture)
             rgb = block_rgb if rgb is None else rgb + block_rgb
-        return warped + torch.sigmoid(self.blend(x)) * torch.tanh(rgb)
+        blend = torch.sigmoid(self.blend(x))
+        return warped + (blend * silhouette if self.silhouette_gate else blend) * torch.tanh(rgb)

@@ -37,6 +37,7 @@ class ModelConfig:
     volume_channels: int = 8  # volume3d: feature channels per voxel
     volume_size: int = 32  # volume3d: voxels across the image (h = w)
     depth_bins: int = 32  # volume3d: voxels along the camera rays
+    gen_silhouette_gate: bool = False  # the generator redraws only inside the warp's silhouette (model/generator.py)
 
 
 def warp_fill(background) -> float:

@@ -205,6 +205,32 @@ def test_untrained_model_warps_like_tps_and_generator_returns_its_warp():
     assert torch.equal(out.warp.warped[-1], tps_image)
 
 
+def test_a_silhouette_gated_generator_redraws_only_inside_the_silhouette():
+    from eopose.model.generator import Generator
+    g = torch.Generator().manual_seed(3)
+    warped, visibility = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 1, 16, 16, generator=g)
+    silhouette = torch.zeros(2, 1, 16, 16)
+    silhouette[:, :, 4:12, 4:12] = 1.0
+    silhouette[:, :, 4:12, 2:4] = 0.5
+    heatmaps = torch.rand(2, K, 16, 16, generator=g)
+    outputs = {}
+    for gated in (False, True):
+        torch.manual_seed(0)
+        generator = Generator(K, 8, 2, silhouette_gate=gated)
+        with torch.no_grad():  # non-zero tRGB convs: a residual to draw
+            for block in generator.blocks:
+                block.to_rgb.weight.normal_(0, 0.5)
+            outputs[gated] = generator(warped, silhouette, visibility, heatmaps, heatmaps)
+    residual = {gated: out - warped for gated, out in outputs.items()}
+    outside = (silhouette == 0).expand_as(warped)
+    assert residual[False][outside].abs().max() > 1e-3  # ungated: drawn everywhere
+    assert torch.equal(outputs[True][outside], warped[outside])  # gated: Iwrp kept outside the silhouette
+    inside = (silhouette == 1).expand_as(warped)
+    assert torch.allclose(residual[True][inside], residual[False][inside], atol=1e-6)
+    half = (silhouette == 0.5).expand_as(warped)
+    assert torch.allclose(residual[True][half], 0.5 * residual[False][half], atol=1e-6)
+
+
 def test_a_state_dict_saved_under_the_old_head_names_loads():
     trained = tiny_model(seed=1)
     with torch.no_grad():  # non-zero heads, so a head left at its init would change the output
