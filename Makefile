@@ -94,7 +94,7 @@ demo: $(DEMO_STAMP)
 	@echo "demo done: open $(DEMO)/report/report.html (held-out style: $(DEMO)/report-$(HELD_OUT)s/report.html;" \
 		"rotations from the shards instead of nocs-net: $(DEMO)/report-shard, $(DEMO)/report-$(HELD_OUT)s-shard)"
 
-# Issue 20's longer config, after `make demo` (about 40 min more here). On one core, EOPose with a 64-voxel volume
+# Issue 20's longer config, after `make demo` (about 45 min more here). On one core, EOPose with a 64-voxel volume
 # (train/configs/volume64.toml) on the demo's vases; on the other, first 600 quadruplets of the demo's five styles
 # (a procedural model is fixed by its index, so these re-pose the demo's 180 models and add 20) and 300 of 150 models
 # of the freeform style (random profiles, sections, lips, feet, handles and painters; urns stay held out), then
