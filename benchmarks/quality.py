@@ -3,9 +3,12 @@
 For each budget (minutes of training), trains the demo config with its stage steps scaled to fit the budget
 (the step rate of each stage is measured first, on this machine), then scores the checkpoint with
 eval-eopose's evaluation on the test split (and on `--holdout` folders with every sample). Prints one table
-row per (budget, data, method): masked SSIM, masked L1, silhouette IoU, full-frame SSIM, blank outputs.
+row per (budget, data, method): masked SSIM, masked L1, silhouette IoU, full-frame SSIM, blank outputs. A volume3d
+config turns its volume by the shards' rotation unless `--nocs-weights` is given (then by nocs-net's estimate, as
+`eval-eopose --rotation estimated`).
 
     .venv/bin/python benchmarks/quality.py --data out/demo/vases --holdout out/demo/urns --minutes 2 4 8 16
+    .venv/bin/python benchmarks/quality.py --data out/demo/vases --holdout out/demo/urns --config volume64 --minutes 5 10
 """
 import argparse
 import dataclasses
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[2, 4, 8, 16])
     parser.add_argument("--probe-steps", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
+    parser.add_argument("--nocs-weights", type=Path,
+                        help="nocs-net checkpoint: volume3d rotations estimated by it (default: the shards')")
     args = parser.parse_args()
     config = load_config(args.config)
     run_dirs = {minutes: args.out / f"{minutes:g}min" for minutes in args.minutes}
@@ -85,7 +90,8 @@ def main() -> None:
         wall = (time.perf_counter() - start) / 60
         for data, split in [(args.data, "test")] + [(folder, "all") for folder in args.holdout]:
             result = evaluate(EvalSettings(checkpoint=run_dir / "checkpoints" / "final.pt", data_dirs=[data],
-                                           split=split, examples=0))
+                                           split=split, examples=0, nocs_weights=args.nocs_weights,
+                                           rotation="estimated" if args.nocs_weights else "shard"))
             table = result.table["All together"]
             for method in METHODS:
                 cells = " ".join(f"{table[method][c]['value']:11.4f}" for c in COLUMNS)
