@@ -58,6 +58,12 @@ TRAIN_STYLES := bottle,bowl,amphora,gourd,cylinder
 HELD_OUT := urn
 RESUME = $(if $(wildcard $(1)/checkpoints/last.pt),--resume,)
 SIDE_LOG := $(DEMO)/side-jobs.log
+# $(call TRAIN_BESIDE_SIDE_JOB,CONFIG,RUN FOLDER,SIDE LOG): the end of a recipe line that started a side job in the
+# background (`{ ...; } > LOG 2>&1 & side=$$!;`): train-eopose on the demo's vases in the foreground, the side job
+# stopped if it fails, then the side job waited for.
+TRAIN_BESIDE_SIDE_JOB = $(BIN)/train-eopose --data $(DEMO)/vases --config $(1) --out $(2) $(call RESUME,$(2)) \
+	|| { pkill -P $$side; kill $$side; exit 1; }; \
+	wait $$side || { echo "a side job failed: see $(3)"; exit 1; }
 # $(call REPOSE_AND_REPORT,FOLDER,EOPOSE CHECKPOINT,NOCS-NET CHECKPOINT): the two exported urn pictures reposed into
 # FOLDER/reposed, then the four reports into FOLDER: rotations read from the shards (report-urns-shard, report-shard)
 # and estimated by nocs-net (report-urns, report: the held-out test vases, with the two pictures attached).
@@ -87,9 +93,7 @@ demo: $(DEMO_STAMP)
 	  $(BIN)/eopose-dataset export $(DEMO)/$(HELD_OUT)s --out $(DEMO)/new-images --quads 2 && \
 	  OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --config demo --out $(DEMO)/nocs \
 		$(call RESUME,$(DEMO)/nocs); } > $(SIDE_LOG) 2>&1 & side=$$!; \
-	$(BIN)/train-eopose --data $(DEMO)/vases --config demo --out $(DEMO)/run $(call RESUME,$(DEMO)/run) \
-		|| { pkill -P $$side; kill $$side; exit 1; }; \
-	wait $$side || { echo "a side job failed: see $(SIDE_LOG)"; exit 1; }
+	$(call TRAIN_BESIDE_SIDE_JOB,demo,$(DEMO)/run,$(SIDE_LOG))
 	$(call REPOSE_AND_REPORT,$(DEMO),$(DEMO)/run/checkpoints/final.pt,$(DEMO)/nocs/checkpoints/final.pt)
 	@echo "demo done: open $(DEMO)/report/report.html (held-out style: $(DEMO)/report-$(HELD_OUT)s/report.html;" \
 		"rotations from the shards instead of nocs-net: $(DEMO)/report-shard, $(DEMO)/report-$(HELD_OUT)s-shard)"
@@ -112,9 +116,7 @@ demo-long: $(DEMO_STAMP)
 		--num-quads 300 --resolution 64 --samples 8 --seed 12 --workers 1 --threads 1 --out $(LONG)/freeform && \
 	  OMP_NUM_THREADS=1 $(BIN)/train-nocs --data $(DEMO)/vases --data $(LONG)/more-vases --data $(LONG)/freeform \
 		--config vases --out $(LONG)/nocs $(call RESUME,$(LONG)/nocs); } > $(LONG_LOG) 2>&1 & side=$$!; \
-	$(BIN)/train-eopose --data $(DEMO)/vases --config volume64 --out $(LONG)/run $(call RESUME,$(LONG)/run) \
-		|| { pkill -P $$side; kill $$side; exit 1; }; \
-	wait $$side || { echo "a side job failed: see $(LONG_LOG)"; exit 1; }
+	$(call TRAIN_BESIDE_SIDE_JOB,volume64,$(LONG)/run,$(LONG_LOG))
 	$(call REPOSE_AND_REPORT,$(LONG),$(LONG)/run/checkpoints/final.pt,$(LONG)/nocs/checkpoints/final.pt)
 	@echo "demo-long done: $(LONG)/report/report.html (held-out style: $(LONG)/report-$(HELD_OUT)s/report.html;" \
 		"rotations from the shards: $(LONG)/report-shard, $(LONG)/report-$(HELD_OUT)s-shard)"
