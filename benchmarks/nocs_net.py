@@ -18,7 +18,10 @@ PCK is also given per category.
 `white` (the renders as eval-correspondences reads them), `random` (the loader's solid colours and gradients,
 eopose.dataset.pairs.random_background, from the view's index) or `busy` (coloured 1/f noise crossed by random
 lines, a clutter no training augmentation draws). The rendered mask still bounds the matched pixels, as
-eval-correspondences' does.
+eval-correspondences' does, and is the given foreground a network with `crop` frames (object_crop).
+`--canvas F` pastes every view whole at a random place of a picture F times its size before that: the object
+keeps its pixels but is small in the frame and anywhere in it, as in a photo from another rig; the outputs are cut
+back to the view's own window, so matching and scoring are unchanged.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
         --weights out/demo/nocs/checkpoints/final.pt --split test --background random
@@ -37,7 +40,8 @@ from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, pck_by_cate
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
 from eopose.dataset.compositing import composite_uint8
-from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, category_indices, parameter_count
+from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, category_indices, parameter_count, predict
+from eopose.dataset.keypoints.nocs_net_method import MASK_THRESHOLD
 from eopose.dataset.pairs import random_background
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.splits import split_of_quad
@@ -88,6 +92,23 @@ def on_background(rgba: np.ndarray, kind: str, quad: int) -> np.ndarray:
     return out
 
 
+def on_canvas(rgba: np.ndarray, mask: np.ndarray, factor: int, quad: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """(RGBA [V, F*H, F*W, 4], mask likewise, each view's (top, left)): every view pasted whole at a random place
+    (drawn from the quadruplet's index) of a transparent picture `factor` times its size: the same object, as
+    many pixels, smaller in the frame, wherever it sits."""
+    views, height, width = mask.shape
+    rng = np.random.default_rng([quad, 11])
+    big = np.zeros((views, factor * height, factor * width, 4), np.uint8)
+    big_mask = np.zeros((views, factor * height, factor * width), mask.dtype)
+    offsets = []
+    for view in range(views):
+        top, left = (int(rng.integers(0, (factor - 1) * side + 1)) for side in (height, width))
+        big[view, top:top + height, left:left + width] = rgba[view]
+        big_mask[view, top:top + height, left:left + width] = mask[view]
+        offsets.append((top, left))
+    return big, big_mask, offsets
+
+
 def milliseconds_per_image(net, resolution: int, batch: int = 32) -> float:
     images = torch.rand(batch, 3, resolution, resolution)
     category = category_indices(net, net.categories[:1] * batch, batch)
@@ -105,6 +126,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, required=True, help="a train-nocs RUN/checkpoints/final.pt")
     parser.add_argument("--split", default="test", help="train, val, test or all")
     parser.add_argument("--background", default="white", choices=("white", "random", "busy"))
+    parser.add_argument("--canvas", type=int, default=1, help="each view pasted at a random place of a picture this "
+                        "many times its size (on_canvas: smaller objects anywhere in the frame); 1: as rendered")
     args = parser.parse_args()
     torch.set_num_threads(1)
     method = build_method("nocs-net", weights=args.weights)
@@ -121,10 +144,13 @@ def main() -> None:
     pixel_error, fixed_error, right_fraction, on_right, on_wrong, mask_iou, pair_categories = [], [], [], [], [], [], []
     for data, index, number in quads:
         record = data.read(index, GEOMETRY)
-        rgba = on_background(record["rgba"], args.background, number)
-        state = method.prepare({"rgba": rgba[None], "mask": np.ones_like(record["mask"])[None],
-                                "category": record["category"][None]})
-        nocs, predicted, confidence = state["nocs"][0], state["mask"][0], state["confidence"][0]
+        rgba, given, offsets = on_canvas(record["rgba"], record["mask"] > 0, args.canvas, number)
+        rgba = on_background(rgba, args.background, number)
+        outputs = predict(method.net, rgba, categories=[str(record["category"])] * len(rgba), masks=given)
+        height, width = record["mask"].shape[1:]
+        nocs, probability, confidence = (np.stack([output[view, top:top + height, left:left + width]
+                                                   for view, (top, left) in enumerate(offsets)]) for output in outputs)
+        predicted = probability > MASK_THRESHOLD  # the network's own foreground (nocs_net_method)
         true, inside = record["nocs"].astype(np.float32), record["mask"] > 0
         mask_iou += [(p & t).sum() / max((p | t).sum(), 1) for p, t in zip(predicted, inside)]
         mask = predicted & inside  # the method's foreground: the given mask and the predicted one
@@ -151,7 +177,8 @@ def main() -> None:
                 errors[name].append(point_errors(record, a, b, points_a, points_b, valid)[0])
                 points[name] += int(valid.sum())
     size = int(max(record["mask"].shape[1:]))
-    print(f"nocs-net on {', '.join(map(str, args.data))} split {args.split}, {args.background} background: "
+    print(f"nocs-net on {', '.join(map(str, args.data))} split {args.split}, {args.background} background"
+          f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}: "
           f"{len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
           f"{parameter_count(method.net):,} parameters, "
           f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from eopose.dataset.keypoints.nocs_net import (CONFIDENT_ERROR, NocsNet, NocsNet
 from eopose.dataset.keypoints.nocs_net_method import NocsNetCorrespondences
 from eopose.dataset.shard_format import open_dataset, shard_name, update_index, verify, write_shard
 from eopose.dataset.synthetic import make_quadruplet_rows, write_synthetic_dataset
+from eopose.train.nocs import config as nocs_config
 from eopose.train.nocs import trainer as nocs_trainer
 from eopose.train.nocs.augment import augment_views
 from eopose.train.nocs.cli import main as train_nocs
@@ -212,6 +214,19 @@ def test_train_nocs_resume_continues_to_the_same_losses(data, run, tmp_path, mon
     assert "--resume" in capsys.readouterr().err
     assert train_nocs(["--data", str(data), "--config", "tiny", "--out", str(out), "--resume"]) == 0
     assert _losses(out) == pytest.approx(_losses(run), rel=1e-5)
+
+
+def test_train_nocs_in_bf16_autocast_follows_the_float32_run(data, run, tmp_path):
+    config = tmp_path / "tiny-bf16.toml"
+    config.write_text((Path(nocs_config.__file__).parent / "configs" / "tiny.toml").read_text()
+                      .replace("steps = 30", "steps = 30\nbf16 = true"))
+    out = tmp_path / "run"
+    assert train_nocs(["--data", str(data), "--config", str(config), "--out", str(out)]) == 0
+    bf16, float32 = _losses(out), _losses(run)
+    assert bf16[0] == pytest.approx(float32[0], rel=0.02)  # the same first batch, rounded to bfloat16
+    assert bf16[0] != float32[0] and bf16[-1] < 0.9 * bf16[0]
+    net, _ = load_nocs_net(out / "checkpoints" / "final.pt")
+    assert all(parameter.dtype == torch.float32 for parameter in net.parameters())  # float32 weights, as always
 
 
 def test_method_registry_and_one_matching_path():

@@ -11,8 +11,9 @@ are upsampled bilinearly), then per level two 3x3 conv + BatchNorm + ReLU, 2x2 m
 skip concatenation; a 1x1 head gives 3 NOCS channels (sigmoid, [0, 1]^3 as the shards' `nocs` field,
 docs/dataset-format.md), 1 mask logit and 1 confidence logit (the predicted probability that the pixel's NOCS are
 within CONFIDENT_ERROR of the truth, which NOCS matching uses to choose points). The network is fully
-convolutional; `predict` composites RGBA on the configured background, resizes to the training resolution and
-resizes the outputs back (bilinear), so images of any size work. Checkpoints are train-nocs'
+convolutional; `predict` composites RGBA on the configured background, resizes to the training resolution (a network
+with `crop`: takes the square around the foreground, object_crop) and resizes the outputs back (bilinear), so
+images of any size work. Checkpoints are train-nocs'
 `RUN/checkpoints/final.pt` (kind "nocs-net"), resolved through eopose.dataset.weights (local files only).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch import nn
 
 from ..compositing import composite
 from ..weights import resolve, unloadable
+from .object_crop import crop_thetas, sample_crops, uncrop
 
 CHECKPOINT_KIND = "nocs-net"
 # NOCS error (L2, NOCS units) under which the confidence head calls a pixel right: about PCK@0.10's 6.4 px at 64 px,
@@ -43,6 +45,7 @@ class NocsNetConfig:
     channels: tuple = (16, 32, 64, 128)  # UNet widths, finest level first (len - 1 down-samplings)
     stem_stride: int = 2  # the UNet's finest level is input / stem_stride
     background: tuple = (1.0, 1.0, 1.0)  # RGB in [0, 1] that RGBA inputs are composited on (white, as the ViTs)
+    crop: float = 0.0  # 0: the whole picture; > 0: the square around the foreground, (1 + crop) x its longer side
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,22 +187,30 @@ def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
 
 @torch.inference_mode()
 def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32,
-            categories=None) -> tuple[np.ndarray, ...]:
+            categories=None, masks: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """uint8 straight-alpha RGBA [B, H, W, 4] of `categories` (one name or one per image; category_indices) ->
     (NOCS float32 [B, H, W, 3], foreground probability [B, H, W], confidence [B, H, W]: the predicted
-    probability that a pixel's NOCS error is under CONFIDENT_ERROR)."""
+    probability that a pixel's NOCS error is under CONFIDENT_ERROR). A network with `crop` (NocsNetConfig) runs on
+    the square around each image's foreground, `masks` [B, H, W] (default: alpha > 127) and gives 0 outside it."""
     config = net.config
     height, width = rgba.shape[1:3]
     category = category_indices(net, categories, len(rgba))
+    if config.crop > 0:
+        theta = crop_thetas(rgba[..., 3] > 127 if masks is None else masks, config.crop)
     outputs = []
     for start in range(0, len(rgba), batch_size):
         images, _ = composite(rgba[start:start + batch_size], config.background)
-        if (height, width) != (config.resolution,) * 2:
+        if config.crop > 0:
+            part = slice(start, start + batch_size)
+            images = sample_crops(images, theta[part], config.resolution)
+        elif (height, width) != (config.resolution,) * 2:
             images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
                                    align_corners=False)
         out = net(images.to(device), None if category is None else category[start:start + batch_size].to(device))
         both = torch.cat([out.nocs, torch.sigmoid(out.mask_logits), torch.sigmoid(out.confidence_logits)], dim=1)
-        if (height, width) != (config.resolution,) * 2:
+        if config.crop > 0:
+            both = uncrop(both.float().cpu(), theta[part], height, width)
+        elif (height, width) != (config.resolution,) * 2:
             both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)
         outputs.append(both.permute(0, 2, 3, 1).float().cpu().numpy())
     both = np.concatenate(outputs)

@@ -47,8 +47,9 @@ class NocsNetCorrespondences(NocsCorrespondences):
         rgba = rows["rgba"]
         category = rows.get("category")
         views = None if category is None else np.repeat(np.asarray(category).reshape(-1), rgba.shape[1])
+        given = np.reshape(rows["mask"], (-1, *rgba.shape[2:4]))  # the crop of a network with `crop` frames it
         nocs, probability, confidence = predict(self.net, rgba.reshape(-1, *rgba.shape[2:]), self.device,
-                                                categories=views)
+                                                categories=views, masks=given)
         nocs = nocs.reshape(*rgba.shape[:-1], 3)
         mask = (np.asarray(rows["mask"]) > 0) & (probability.reshape(rgba.shape[:-1]) > MASK_THRESHOLD)
         state = {"nocs": nocs, "mask": mask, "confidence": confidence.reshape(rgba.shape[:-1])}

@@ -4,7 +4,9 @@ Per view, drawn from a torch.Generator (so a step's augmentation is a pure funct
 step and the rank, and `--resume` reproduces it):
 1. with probability `geometric`, a smaller or larger, off-centre and rolled object: scale s in `scale`, shift up
    to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, as one affine resampling
-   (bilinear for the premultiplied colour and alpha, nearest for the NOCS and mask targets, which move with it);
+   (bilinear for the premultiplied colour and alpha, nearest for the NOCS and mask targets, which move with it),
+   within the render's frame or, for a network with `crop`, within the square crop around the object
+   (dataset/keypoints/object_crop.py), which the same resampling takes at the network's resolution;
 2. a background, no alpha: white (`white`), one colour of any brightness (`plain`), a linear gradient between
    two colours (`gradient`), else a busy texture: smooth coloured noise, random rectangles and ellipses (a
    cluttered table) or stripes and checks at any angle and frequency; the view is composited on it;
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from eopose.dataset.compositing import composite
+from eopose.dataset.keypoints.object_crop import compose, crop_thetas, sample_crops
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights
 
@@ -103,8 +106,8 @@ def backgrounds(count: int, size: int, augment, generator: torch.Generator) -> t
     return torch.stack(out)
 
 
-def affine_grids(count: int, size: int, augment, generator: torch.Generator) -> torch.Tensor:
-    """Sampling grids [count, size, size, 2]: identity or scale, shift and roll (affine_grid, output -> input)."""
+def affine_thetas(count: int, augment, generator: torch.Generator) -> torch.Tensor:
+    """Affine maps [count, 2, 3]: identity or scale, shift and roll (affine_grid's, output -> input)."""
     apply = torch.rand(count, generator=generator) < augment.geometric
     scale = torch.where(apply, _uniform(generator, count, *augment.scale), torch.ones(count))
     margin = augment.shift * (1.0 - scale).abs()
@@ -114,7 +117,7 @@ def affine_grids(count: int, size: int, augment, generator: torch.Generator) -> 
     theta = torch.zeros(count, 2, 3)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos / scale, -sin / scale, sin / scale, cos / scale
     theta[:, :, 2] = -(theta[:, :, :2] @ shift[:, :, None])[:, :, 0]
-    return F.affine_grid(theta, (count, 1, size, size), align_corners=False)
+    return theta
 
 
 def _factor(generator: torch.Generator, count: int, amount: float) -> torch.Tensor:
@@ -169,17 +172,25 @@ def degrade(images: torch.Tensor, augment, generator: torch.Generator) -> torch.
     return torch.stack(out)
 
 
-def augment_views(rgba: torch.Tensor, nocs: torch.Tensor, mask: torch.Tensor, augment,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """uint8 RGBA [B, R, R, 4], NOCS [B, R, R, 3], mask [B, R, R] -> (images [B, 3, R, R], NOCS [B, 3, R, R],
-    mask [B, 1, R, R]) as described in the module docstring."""
-    count, size = len(rgba), rgba.shape[1]
+def augment_views(rgba: torch.Tensor, nocs: torch.Tensor, mask: torch.Tensor, augment, generator: torch.Generator,
+                  crop: float = 0.0, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """uint8 RGBA [B, S, S, 4], NOCS [B, S, S, 3], mask [B, S, S] -> (images [B, 3, R, R], NOCS [B, 3, R, R],
+    mask [B, 1, R, R]) as described in the module docstring, R = `size` (default S). With `crop` > 0 (a nocs-net's
+    NocsNetConfig.crop) step 1 moves the object within its own square crop (object_crop), not within the frame."""
+    count, source = len(rgba), rgba.shape[1]
+    size = size or source
     premultiplied, alpha = composite(rgba.numpy(), (0.0, 0.0, 0.0))
-    grids = affine_grids(count, size, augment, generator)
-    moved = F.grid_sample(torch.cat([premultiplied, alpha], dim=1), grids, mode="bilinear", padding_mode="zeros",
-                          align_corners=False)
-    targets = F.grid_sample(torch.cat([nocs.permute(0, 3, 1, 2), mask[:, None]], dim=1), grids, mode="nearest",
-                            padding_mode="zeros", align_corners=False)
+    theta = affine_thetas(count, augment, generator)
+    colour, targets = torch.cat([premultiplied, alpha], dim=1), torch.cat([nocs.permute(0, 3, 1, 2), mask[:, None]],
+                                                                          dim=1)
+    if crop > 0:
+        theta = compose(crop_thetas(mask.numpy(), crop), theta)
+        moved = sample_crops(colour, theta, size, "bilinear", "zeros")
+        targets = sample_crops(targets, theta, size, "nearest", "zeros")
+    else:
+        grids = F.affine_grid(theta, (count, 1, size, size), align_corners=False)
+        moved = F.grid_sample(colour, grids, mode="bilinear", padding_mode="zeros", align_corners=False)
+        targets = F.grid_sample(targets, grids, mode="nearest", padding_mode="zeros", align_corners=False)
     images = moved[:, :3] + backgrounds(count, size, augment, generator) * (1 - moved[:, 3:])
     images = degrade(jitter(images, augment, generator), augment, generator)
     return images, targets[:, :3], targets[:, 3:]

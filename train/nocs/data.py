@@ -45,12 +45,15 @@ def resize_nearest(array: np.ndarray, size: int) -> np.ndarray:
 
 class NocsViewDataset(Dataset):
     """Quadruplets of `split` -> {"rgba" uint8 [4, R, R, 4], "nocs" float32 [4, R, R, 3], "mask" float32 [4, R, R],
-    "category" int64 [4]} (category: the view's index in `categories`, the sorted categories of the split)."""
+    "category" int64 [4]} (category: the view's index in `categories`, the sorted categories of the split). R =
+    `resolution`; None: the renders' own (the largest over the folders), which a network that crops its input
+    around the object (NocsNetConfig.crop) resamples itself."""
 
-    def __init__(self, data_dirs, resolution: int, split: str = "train", split_fractions=(0.8, 0.1, 0.1)):
+    def __init__(self, data_dirs, resolution: int | None, split: str = "train", split_fractions=(0.8, 0.1, 0.1)):
         dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
         self.datasets = [QuadDataset(path) for path in dirs]
-        self.resolution = resolution
+        self.resolution = resolution or max(data.read(0, ("mask",))["mask"].shape[-1] for data in self.datasets
+                                            if len(data))
         self.kept: dict[int, tuple] = {}
         selected: list[tuple[int, int, str]] = []
         for number, data in enumerate(self.datasets):

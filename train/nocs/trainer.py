@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from eopose.dataset.contact_sheet import grid, save_png
-from eopose.dataset.keypoints.nocs_net import NocsNet, checkpoint_payload, parameter_count
+from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetOutput, checkpoint_payload, parameter_count
 
 from ..checkpoint import set_rng_state
 from ..distributed import World
@@ -57,7 +57,8 @@ class NocsTrainer(TrainingLoop):
 
     def __init__(self, config: NocsTrainConfig, data_dirs, run_dir, world: World, resume: bool = False):
         super().__init__(config, run_dir, world, resume)
-        self.dataset = NocsViewDataset(data_dirs, config.net.resolution, "train", config.data.split_fractions)
+        self.dataset = NocsViewDataset(data_dirs, None if config.net.crop > 0 else config.net.resolution, "train",
+                                       config.data.split_fractions)
         self.per_rank = config.optim.batch_size // 4 // world.size  # quadruplets per rank and step
         if self.per_rank * 4 * world.size != config.optim.batch_size or len(self.dataset) < self.per_rank * world.size:
             raise NocsTrainingError(f"{len(self.dataset)} train-split quadruplets, batch {config.optim.batch_size} "
@@ -67,6 +68,8 @@ class NocsTrainer(TrainingLoop):
         self._open_run_folder()
         torch.manual_seed(config.run.seed)  # identical initial weights on every rank
         self.net = NocsNet(config.net, self.dataset.categories).to(world.device)
+        if config.optim.bf16:  # oneDNN's bf16 convolutions are fastest channels-last
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.optimisers = {"model": torch.optim.Adam(self.net.parameters(), lr=config.optim.lr)}
         if resume:
             set_rng_state(self._read_resume_state(self._restore)["rng"])
@@ -87,12 +90,17 @@ class NocsTrainer(TrainingLoop):
         seed = self.config.run.seed * 1_000_003 + self.step * 1009 + self.world.rank
         images, target, mask = augment_views(batch["rgba"].flatten(0, 1), batch["nocs"].flatten(0, 1),
                                              batch["mask"].flatten(0, 1), self.config.augment,
-                                             torch.Generator().manual_seed(seed))
+                                             torch.Generator().manual_seed(seed), self.config.net.crop,
+                                             self.config.net.resolution)
+        if self.config.optim.bf16:
+            images = images.contiguous(memory_format=torch.channels_last)
         views = {"images": images, "target": target, "mask": mask, "category": batch["category"].flatten()}
         return {key: value.to(self.world.device) for key, value in views.items()}
 
     def losses(self, batch: dict, step: int) -> StepResult:
-        output = self.wrapped_net(batch["images"], batch["category"])  # ignored by a network of one category
+        with torch.autocast(self.world.device.type, dtype=torch.bfloat16, enabled=self.config.optim.bf16):
+            output = self.wrapped_net(batch["images"], batch["category"])  # ignored by a network of one category
+        output = NocsNetOutput(*(part.float() for part in output))
         loss, terms = nocs_loss(output, batch["target"], batch["mask"], batch["category"], self.symmetries,
                                 self.config.loss)
         return StepResult(loss, terms, output)

@@ -1,0 +1,79 @@
+"""Object-centred framing for nocs-net: the network sees a square crop around the object's foreground, whatever
+the camera made of it, and its outputs go back to the whole picture.
+
+A renderer's camera frames every object alike; a user's photo or another rig does not (small, off-centre objects;
+eopose issue 23). A network of the demo's size learns one framing far faster than every scale and position, so a
+nocs-net with `crop` > 0 (NocsNetConfig) is trained and run on the square of side (1 + crop) x the longer side
+of the foreground's bounding box, centred on the box (the detect-then-crop scheme of two-stage category-level pose
+estimators, e.g. Wang et al., CVPR 2019, who run NOCS on detected regions). Every caller has a foreground: the
+rendered mask in shards, the alpha or the border estimate in `repose`.
+
+Affine maps are in the normalised coordinates of torch's affine_grid / grid_sample with align_corners=False (-1 and
+1 are the outer edges of the first and last pixels), as 2 x 3 matrices from output to input coordinates, so the
+same map samples an image of any pixel size.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def crop_thetas(masks, margin: float) -> torch.Tensor:
+    """theta [B, 2, 3] from crop to picture coordinates of the square crops around the foregrounds `masks`
+    [B, H, W] (bool or > 0.5). A view without foreground gets the whole picture (the square of side max(H, W) on
+    its centre)."""
+    masks = torch.as_tensor(np.asarray(masks) > 0.5)
+    count, height, width = masks.shape
+    theta = torch.zeros(count, 2, 3)
+    for view in range(count):
+        rows, cols = torch.nonzero(masks[view], as_tuple=True)
+        if len(rows):
+            left, right = float(cols.min()), float(cols.max()) + 1.0  # pixel edges
+            top, bottom = float(rows.min()), float(rows.max()) + 1.0
+            side = max(right - left, bottom - top) * (1.0 + margin)
+            centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
+        else:
+            side, centre_x, centre_y = float(max(height, width)), width / 2, height / 2
+        theta[view, 0, 0], theta[view, 1, 1] = side / width, side / height
+        theta[view, 0, 2], theta[view, 1, 2] = 2 * centre_x / width - 1, 2 * centre_y / height - 1
+    return theta
+
+
+def _homogeneous(theta: torch.Tensor) -> torch.Tensor:
+    bottom = torch.tensor([0.0, 0.0, 1.0]).expand(len(theta), 1, 3)
+    return torch.cat([theta, bottom], dim=1)
+
+
+def compose(outer: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+    """The map `outer` after `inner` ([B, 2, 3] each): x -> outer(inner(x))."""
+    return (_homogeneous(outer) @ _homogeneous(inner))[:, :2]
+
+
+def invert(theta: torch.Tensor) -> torch.Tensor:
+    """The inverse of the affine maps `theta` [B, 2, 3]."""
+    return torch.linalg.inv(_homogeneous(theta))[:, :2]
+
+
+def sample_crops(images: torch.Tensor, theta: torch.Tensor, size: int, mode: str = "bilinear",
+                 padding_mode: str = "border") -> torch.Tensor:
+    """images [B, C, H, W] -> [B, C, size, size] through `theta` (output -> input). Bilinear sampling first shrinks
+    a picture whose crop is more than `size` pixels across so that it is `size` across, with an antialiasing
+    filter (no aliasing from large photos); nearest sampling (targets) reads the pixels as they are."""
+    height, width = images.shape[-2:]
+    sides = (torch.linalg.det(theta[:, :, :2]).abs() * height * width).sqrt().tolist()  # the crop's side, pixels
+    out = []
+    for image, map_, side in zip(images, theta, sides):
+        image = image[None]
+        if mode == "bilinear" and side > size:
+            shape = (max(1, round(height * size / side)), max(1, round(width * size / side)))
+            image = F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False)
+        grid = F.affine_grid(map_[None], (1, image.shape[1], size, size), align_corners=False)
+        out.append(F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=False))
+    return torch.cat(out)
+
+
+def uncrop(outputs: torch.Tensor, theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Crop-frame outputs [B, C, R, R] -> [B, C, height, width] on the picture (bilinear; 0 outside the crop)."""
+    grid = F.affine_grid(invert(theta), (len(outputs), outputs.shape[1], height, width), align_corners=False)
+    return F.grid_sample(outputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
