@@ -5,7 +5,9 @@ the "your own photos" figure), reposes appearance M1c1 into the pose of M2c2 thr
 (RGBA in, keypoints and, for a volume3d checkpoint, the rotation computed on the fly by nocs-net, output at the
 appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
 appearance image returned unchanged) is the floor. `--plain-backgrounds` drops the alpha channel and puts each
-input on a random plain colour, so `repose` must find the object itself (its border estimate). A pair `repose`
+input on a random plain colour, so `repose` must find the object itself (its border estimate). `--canvas F` pastes
+the four views of a quadruplet at one random place of a transparent picture F times their size (one camera
+whose objects are smaller and off centre, as another rig frames them; the true render moves with them). A pair `repose`
 refuses (one-line ReposeError) scores as the identity, and the refusals are counted. nocs-net is told the folder's
 category (`--category`, as `repose` takes it: what a network of several categories needs); settings the checkpoint
 or weights refuse end in one line, exit 2.
@@ -37,6 +39,15 @@ def on_plain_colour(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
 
 
+def on_canvas(views: np.ndarray, factor: int, rng: np.random.Generator) -> np.ndarray:
+    """RGBA views [V, H, W, 4] pasted at one random place of a transparent picture `factor` times their size."""
+    count, height, width = views.shape[:3]
+    top, left = (int(rng.integers(0, (factor - 1) * side + 1)) for side in (height, width))
+    canvas = np.zeros((count, factor * height, factor * width, 4), np.uint8)
+    canvas[:, top:top + height, left:left + width] = views
+    return canvas
+
+
 def folder_category(data) -> str | None:
     """The category of a folder's quadruplets when they share one, else None."""
     categories = {str(category) for category in data.column("category")}
@@ -53,6 +64,8 @@ def main() -> int:
                                            "when its quadruplets share one)")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--plain-backgrounds", action="store_true", help="inputs without alpha on plain colours")
+    parser.add_argument("--canvas", type=int, default=1, help="views pasted at one random place of a picture this "
+                                                              "many times their size (1: as rendered)")
     args = parser.parse_args()
     try:  # e.g. a nocs-net of several categories on a folder of several without --category
         data = open_dataset(args.data)
@@ -64,6 +77,8 @@ def main() -> int:
     refused = 0
     for quad in range(min(args.pairs, len(data))):
         views = data.read(quad, ["rgba"])["rgba"]  # M1c1, M1c2, M2c1, M2c2
+        if args.canvas > 1:
+            views = on_canvas(views, args.canvas, rng)
         target, mask = composite(views[1], WHITE)
         appearance, _ = composite(views[0], WHITE)
         inputs = (views[0], views[3]) if not args.plain_backgrounds else \
@@ -78,7 +93,8 @@ def main() -> int:
             scores[name][1].append(float(masked_l1(image[None], target[None], mask[None])))
             scores[name][2].append(float(silhouette_iou(image[None], mask[None], WHITE)))
     print(f"{args.data}: {len(scores['repose'][0])} pairs M1c1 -> pose of M2c2 vs true M1c2 (keypoints: "
-          f"{reposer.method_name}{', plain backgrounds' if args.plain_backgrounds else ''}; refused: {refused})")
+          f"{reposer.method_name}{', plain backgrounds' if args.plain_backgrounds else ''}"
+          f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}; refused: {refused})")
     for name, (ssim_values, l1, iou) in scores.items():
         print(f"  {name:9s} masked SSIM {np.mean(ssim_values):.4f}  masked L1 {np.mean(l1):.4f}  "
               f"silhouette IoU {np.mean(iou):.4f}")

@@ -1,6 +1,7 @@
 """repose: non-square RGB without alpha (border-estimated foreground), alpha images, the CSV/folder batch
 forms, keypoints from a randomly initialised ViT-S/8 given as a local weights file, the offline error, and the
-inputs it refuses (tiny, empty, too few keypoints) or warns about (few or bunched keypoints)."""
+inputs it refuses (tiny, empty, too few keypoints) or warns about (few or bunched keypoints), and the framing
+that zooms in on small objects."""
 
 import numpy as np
 import pytest
@@ -178,7 +179,7 @@ def test_tiny_or_empty_images_fail_in_one_line(assets, capsys):
     speck[1000, 1500] = (200, 30, 30, 255)  # one opaque pixel: nothing left at the model's 64 px
     Image.fromarray(speck).save(root / "speck.png")
     for image, expected in (("dot.png", "smaller than 16 px"), ("transparent.png", "fully transparent"),
-                            ("speck.png", "covers no pixel")):
+                            ("speck.png", "1 px across")):
         assert repose_main(_single(assets, root / image, root / "pose.png")) == 2
         error = _errors(capsys)
         assert error.startswith(f"repose: error: {root / image}") and expected in error
@@ -258,3 +259,29 @@ def test_nocs_net_of_several_categories_needs_category_in_one_line(assets, capsy
     assert not (root / "never.png").exists()
     assert repose_main(single + ["--out", str(root / "shoe.png"), "--category", "shoes"]) == 0
     assert Image.open(root / "shoe.png").size == (100, 64)
+
+
+def test_small_objects_are_zoomed_to_the_renders_framing_and_put_back_in_place(assets):
+    """Objects small in their pictures and off centre (another camera) are seen by the model as large as the
+    renders' smallest, in one crop of both pictures, and the output goes back to where that crop came from."""
+    reposer = repose_module.Reposer(assets["checkpoint"], "dino", assets["weights"], load_size=48)
+    views = open_dataset(assets["root"] / "data").read(0, ("rgba",))["rgba"]
+    framed = repose_module.frame_pair((views[0], views[3]), ("a", "p"))
+    assert torch.allclose(framed, torch.eye(2, 3))  # as the renders frame them: the whole picture
+    canvas = np.zeros((2, 192, 192, 4), np.uint8)
+    canvas[:, 100:164, 40:104] = views[[0, 3]]  # one camera: both at the same place, a third of the frame
+    result = reposer(canvas[0], canvas[1])
+    alpha = (result.appearance.sum(dim=0) < 2.9) | (result.pose.sum(dim=0) < 2.9)  # the model's inputs on white
+    rows, cols = torch.nonzero(alpha, as_tuple=True)
+    union = [np.nonzero(views[[0, 3], ..., 3].max(axis=0) > 127)[axis] for axis in (0, 1)]
+    across = max(np.ptp(axis) + 1 for axis in union) / 192  # of the canvas
+    resolution = result.appearance.shape[-1]
+    assert max(int(rows.max() - rows.min()), int(cols.max() - cols.min())) + 1 == pytest.approx(
+        repose_module.FRAME_FILL * resolution, abs=3) and across < repose_module.FRAME_FILL / 2
+    assert result.output.shape == (192, 192, 3)
+    drawn = np.nonzero((np.abs(result.output.astype(int) - 255) > 8).any(axis=-1))
+    crop = [(centre - side / 2, centre + side / 2) for centre, side in
+            (((100 + 164) / 2, max(np.ptp(axis) + 1 for axis in union) / repose_module.FRAME_FILL),
+             ((40 + 104) / 2, max(np.ptp(axis) + 1 for axis in union) / repose_module.FRAME_FILL))]
+    for found, (low, high) in zip(drawn, crop):  # nothing drawn outside the crop, which lies on the objects
+        assert found.min() >= low - 1 and found.max() <= high + 1

@@ -19,25 +19,37 @@ import torch
 import torch.nn.functional as F
 
 
+def foreground_bounds(mask) -> tuple[float, float, float, float] | None:
+    """(left, top, right, bottom) pixel edges of the bounding box of `mask` [H, W] (> 0.5); None when empty."""
+    rows, cols = np.nonzero(np.asarray(mask) > 0.5)
+    if len(rows) == 0:
+        return None
+    return float(cols.min()), float(rows.min()), cols.max() + 1.0, rows.max() + 1.0
+
+
+def square_theta(centre_x: float, centre_y: float, side: float, height: int, width: int) -> torch.Tensor:
+    """theta [2, 3] from crop to picture coordinates of the square of `side` pixels centred on (x, y) in a picture
+    of height x width pixels."""
+    return torch.tensor([[side / width, 0.0, 2 * centre_x / width - 1],
+                         [0.0, side / height, 2 * centre_y / height - 1]], dtype=torch.float32)
+
+
 def crop_thetas(masks, margin: float) -> torch.Tensor:
     """theta [B, 2, 3] from crop to picture coordinates of the square crops around the foregrounds `masks`
-    [B, H, W] (bool or > 0.5). A view without foreground gets the whole picture (the square of side max(H, W) on
-    its centre)."""
-    masks = torch.as_tensor(np.asarray(masks) > 0.5)
-    count, height, width = masks.shape
-    theta = torch.zeros(count, 2, 3)
-    for view in range(count):
-        rows, cols = torch.nonzero(masks[view], as_tuple=True)
-        if len(rows):
-            left, right = float(cols.min()), float(cols.max()) + 1.0  # pixel edges
-            top, bottom = float(rows.min()), float(rows.max()) + 1.0
-            side = max(right - left, bottom - top) * (1.0 + margin)
-            centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
-        else:
-            side, centre_x, centre_y = float(max(height, width)), width / 2, height / 2
-        theta[view, 0, 0], theta[view, 1, 1] = side / width, side / height
-        theta[view, 0, 2], theta[view, 1, 2] = 2 * centre_x / width - 1, 2 * centre_y / height - 1
-    return theta
+    [B, H, W] (bool or > 0.5), (1 + margin) x the box's longer side. A view without foreground gets the whole
+    picture (the square of side max(H, W) on its centre)."""
+    masks = np.asarray(masks)
+    height, width = masks.shape[1:]
+    thetas = []
+    for mask in masks:
+        box = foreground_bounds(mask)
+        if box is None:
+            thetas.append(square_theta(width / 2, height / 2, float(max(height, width)), height, width))
+            continue
+        left, top, right, bottom = box
+        side = max(right - left, bottom - top) * (1.0 + margin)
+        thetas.append(square_theta((left + right) / 2, (top + bottom) / 2, side, height, width))
+    return torch.stack(thetas) if thetas else torch.zeros(0, 2, 3)
 
 
 def _homogeneous(theta: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,7 @@
 The pipeline for one pair (appearance A, pose P), images of any size and aspect ratio:
 
 0. Refusals (ReposeError, one line naming the image and the fix): an image under MIN_SIDE px on a side, one with
-   no foreground (fully transparent, one plain colour, or an object that covers no pixel once framed at the
-   model's resolution), a pair with fewer than MIN_POINTS matched keypoint pairs (model/tps.py: the TPS prior
+   no foreground (fully transparent, one plain colour) or an object under MIN_OBJECT_SIDE px across, a pair with fewer than MIN_POINTS matched keypoint pairs (model/tps.py: the TPS prior
    needs 3). Warnings (Reposed.warnings): fewer than FEW_POINTS_FRACTION of the model's k points, or points
    bunched on one part of an object (accuracy.coverage_distance above BUNCHED_COVERAGE x the square root of its
    foreground area).
@@ -14,8 +13,14 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
    the 0..255 range), and holes inside the foreground are filled (scipy.ndimage.binary_fill_holes), so
    object pixels that happen to match the background stay in.
 2. Framing: each image is padded, centred, to a square with transparent pixels (which the compositing turns
-   into the model's background colour), then resized to the model's resolution R (bilinear with
-   antialiasing, as the training loader).
+   into the model's background colour); of both squares the model sees one crop (dataset/keypoints/object_crop.py,
+   in units of each square's side): the whole square when the union of the two objects' bounding boxes fills at
+   least FRAME_FILL of it on its longer side, as the renders' objects do; otherwise the smaller square the union
+   fills FRAME_FILL of, centred on it as far as the picture allows. It is resampled to the model's resolution R
+   (bilinear with antialiasing, as the training loader). So objects small in their pictures or off centre, as
+   another camera makes them, are seen at the size the training renders show, and one crop for both keeps where
+   the two objects sit and how large they are relative to each other, as one camera's renders do. Measured with
+   benchmarks/repose_quality.py --canvas 2 (docs/results.md).
 3. Keypoints: the keypoint cache's own dino / dinov2 / nocs-net method (dataset.keypoints.methods: the same
    presets, the same matching, channels in raster order of the appearance points) on the two R x R views
    composited on white, with the alpha (> 0.5) as the foreground mask, exactly as build-keypoint-cache treats a render.
@@ -24,7 +29,8 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
 4. EOPose on (A, P, Pa, Pp) at R x R (a volume3d checkpoint also gets the relative rotation, pivot, camera
    depth and the appearance object's up axis estimated from nocs-net's canonical coordinates of the two views,
    eopose.dataset.image_pose, and the category's shape symmetry); the
-   output is in the pose image's square frame. It is resized to the appearance image's padded square and
+   output is in the pose image's crop, which goes back to its place in the pose image's square (the model's
+   background colour around it). That square is resized to the appearance image's padded square and
    cropped to the appearance image's box, so the output has the appearance image's original size; where the
    two aspect ratios differ the pose's framing decides where the object lands. The output is RGB on the model's background colour.
 """
@@ -35,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from scipy.ndimage import binary_fill_holes
 
@@ -44,6 +49,7 @@ from eopose.dataset.keypoints.accuracy import coverage_distance
 from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
 from eopose.dataset.keypoints.nocs_net import picture_category
+from eopose.dataset.keypoints.object_crop import foreground_bounds, sample_crops, square_theta, uncrop
 from eopose.dataset.compositing import composite
 from eopose.dataset.image_pose import estimate_pose_inputs
 
@@ -54,6 +60,10 @@ BORDER = 2  # px of the image border whose median colour is the background estim
 BACKGROUND_TOLERANCE = 0.1  # max-channel difference from the background colour, as a fraction of 255
 WHITE = (1.0, 1.0, 1.0)  # the keypoint methods see images composited on white (dataset.keypoints.descriptors)
 MIN_SIDE = 16  # px: smaller images are refused
+MIN_OBJECT_SIDE = 4  # px: an object whose bounding box is narrower on its longer side is refused
+# the fraction of their frame the longer side of the demo's renders' objects fills (bounding box; fixed camera, 360
+# quadruplets of out/demo/vases): median 0.83, 10th percentile 0.65. repose zooms in on objects that fill less.
+FRAME_FILL = 0.65
 MIN_POINTS = 3  # matched pairs the TPS prior needs for more than a translation (model/tps.py)
 FEW_POINTS_FRACTION = 0.5  # warn below this fraction of the model's k points
 # warn when the mean distance from an object pixel to its nearest keypoint exceeds this times sqrt(object area):
@@ -118,12 +128,32 @@ def pad_to_square(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, in
     return square, (left, top, width, height)
 
 
-def _to_model(square: np.ndarray, background, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(rgb [3, R, R] on `background`, alpha [1, R, R]) resized like the training loader (dataset.pairs)."""
-    rgb, alpha = composite(square, background)
-    both = F.interpolate(torch.cat([rgb, alpha])[None], size=(resolution, resolution), mode="bilinear",
-                         antialias=True, align_corners=False)[0]
-    return both[:3].clamp(0, 1), both[3:].clamp(0, 1)
+def frame_pair(squares, names) -> torch.Tensor:
+    """The one crop (an object_crop theta [2, 3] in units of a square's side) the model sees of both squares
+    (module docstring, 2.); a ReposeError naming the image whose object is under MIN_OBJECT_SIDE px across."""
+    bounds = []
+    for name, square in zip(names, squares):
+        box = foreground_bounds(square[..., 3] > 127)
+        across = 0.0 if box is None else max(box[2] - box[0], box[3] - box[1])
+        if across < MIN_OBJECT_SIDE:
+            raise ReposeError(f"{name}: the object is {across:.0f} px across, under the {MIN_OBJECT_SIDE} px repose "
+                              f"needs; pass a larger picture of the object")
+        bounds.append(np.asarray(box) / square.shape[0])  # the squares' unit: one picture's size
+    left, top = np.min(bounds, axis=0)[:2]
+    right, bottom = np.max(bounds, axis=0)[2:]
+    side = min(1.0, max(right - left, bottom - top) / FRAME_FILL)  # 1: the whole square, as it is
+    centre_x, centre_y = (float(np.clip((low + high) / 2, side / 2, 1 - side / 2)) for low, high in
+                          ((left, right), (top, bottom)))  # the crop stays within the square
+    return square_theta(centre_x, centre_y, side, 1, 1)
+
+
+def _to_model(square: np.ndarray, theta: torch.Tensor, background, resolution: int) -> tuple[torch.Tensor, ...]:
+    """(rgb [3, R, R] on `background`, alpha [1, R, R]): the crop `theta` of `square`, resampled as premultiplied
+    colour (transparent outside the picture) and composited, like the training loader's renders (dataset.pairs)."""
+    premultiplied, alpha = composite(square, (0.0, 0.0, 0.0))
+    both = sample_crops(torch.cat([premultiplied, alpha])[None], theta[None], resolution, "bilinear", "zeros")[0]
+    rgb = both[:3] + torch.tensor(background, dtype=torch.float32).view(3, 1, 1) * (1 - both[3:])
+    return rgb.clamp(0, 1), both[3:].clamp(0, 1)
 
 
 @dataclass
@@ -185,17 +215,14 @@ class Reposer:
                                       for rgba, name in zip((appearance_rgba, pose_rgba), names))
         resolution = self.config.data.resolution
         (square_a, box), (square_p, _) = pad_to_square(appearance_rgba), pad_to_square(pose_rgba)
-        inputs = [_to_model(square, self.config.data.background, resolution) for square in (square_a, square_p)]
-        views = [_to_model(square, WHITE, resolution) for square in (square_a, square_p)]
+        theta = frame_pair((square_a, square_p), names)
+        inputs = [_to_model(square, theta, self.config.data.background, resolution) for square in (square_a, square_p)]
+        views = [_to_model(square, theta, WHITE, resolution) for square in (square_a, square_p)]
         rows = {"rgba": np.stack([np.concatenate([np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8),
                                                   np.full((resolution, resolution, 1), 255, np.uint8)], axis=-1)
                                   for rgb, _ in views])[None],
                 "mask": np.stack([(alpha[0] > 0.5).numpy().astype(np.uint8) for _, alpha in views])[None],
                 "category": np.array([self.category], dtype=object)}
-        for name, mask in zip(names, rows["mask"][0]):
-            if not mask.any():
-                raise ReposeError(f"{name}: the object covers no pixel once the image is framed at the model's "
-                                  f"{resolution} px; crop the image closer around the object")
         points_a, points_p, valid = correspond(self.keypoints, rows, [(0, 1)])
         count, k = int(valid.sum()), self.config.model.num_points
         if count < MIN_POINTS:
@@ -217,9 +244,12 @@ class Reposer:
         torch.manual_seed(self.seed)  # the generator's noise injection
         result = self.model(appearance[None], pose[None], points_a[None], points_p[None], valid[None], mask_a[None],
                             mask_p[None], **pose_inputs)
-        side = square_a.shape[0]
-        square_out = F.interpolate(result.output.clamp(0, 1), size=(side, side), mode="bilinear",
-                                   antialias=True, align_corners=False)[0]
+        side = square_a.shape[0]  # the pose's crop, back in its square, at the appearance square's size
+        output = result.output.clamp(0, 1)
+        placed = uncrop(torch.cat([output, torch.ones_like(output[:, :1])], dim=1), theta[None].to(output), side,
+                        side)[0]
+        background = torch.tensor(self.config.data.background, dtype=placed.dtype, device=placed.device)
+        square_out = placed[:3] + background.view(3, 1, 1) * (1 - placed[3:])
         left, top, width, height = box
         crop = square_out[:, top:top + height, left:left + width]
         output = np.round(crop.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
