@@ -25,6 +25,8 @@ back to the view's own window, so matching and scoring are unchanged.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
         --weights out/demo/nocs/checkpoints/final.pt --split test --background random
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/photos/urns-rr --split all \\
+        --weights runs/nocs-photo/checkpoints/final.pt --background random --canvas 2
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/cat/briefcases --data out/cat/shoes \\
         --weights runs/nocs-categories/checkpoints/final.pt --split test
 """

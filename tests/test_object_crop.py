@@ -7,7 +7,7 @@ import json
 import numpy as np
 import torch
 
-from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, load_nocs_net, predict
+from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, NocsNetOutput, load_nocs_net, predict
 from eopose.dataset.keypoints.object_crop import compose, crop_thetas, invert, sample_crops, uncrop
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.nocs.augment import augment_views
@@ -101,3 +101,24 @@ def test_train_nocs_with_a_crop_writes_a_network_that_crops(tmp_path):
     assert net.config.crop == 0.2 and net.config.resolution == 16
     assert json.loads((out / "config.json").read_text())["net"]["crop"] == 0.2
     assert (out / "samples" / "nocs-000003.png").is_file()
+
+
+class _DarkIsForeground(NocsNet):
+    """A stand-in network whose foreground is the dark pixels of its input and whose NOCS are the input colours."""
+
+    def forward(self, images, category=None):
+        darkness = 10.0 * (0.5 - images.mean(dim=1, keepdim=True))
+        return NocsNetOutput(images, darkness, torch.ones_like(darkness))
+
+
+def test_an_opaque_picture_is_framed_by_the_networks_own_foreground():
+    net = _DarkIsForeground(NocsNetConfig(resolution=32, channels=(8, 16), crop=0.2)).eval()
+    picture = np.full((1, 96, 96, 4), 255, np.uint8)  # opaque, white, no foreground given
+    picture[0, 60:80, 10:24, :3] = 40  # a dark object, 20 x 14 px
+    nocs, probability, _ = predict(net, picture)
+    # the crop: 24 px square on the object's box centre (70, 17): everything outside it is 0
+    assert nocs[0, :56].max() == 0 and nocs[0, :, 32:].max() == 0 and probability[0, 84:].max() == 0
+    assert probability[0, 65:75, 12:22].min() > 0.9 and nocs[0, 62:78, 12:22].max() < 0.2
+    # with the whole picture given as foreground (an alpha that is all object), the same framing
+    same, _, _ = predict(net, picture, masks=np.ones((1, 96, 96), bool))
+    assert np.array_equal(same, nocs)

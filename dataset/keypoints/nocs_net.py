@@ -35,6 +35,9 @@ CHECKPOINT_KIND = "nocs-net"
 # NOCS error (L2, NOCS units) under which the confidence head calls a pixel right: about PCK@0.10's 6.4 px at 64 px,
 # where a vase's ~40 px span ~0.6 NOCS units.
 CONFIDENT_ERROR = 0.1
+# A given foreground covering more of the picture than this is no foreground: a network with `crop` then frames the
+# object by its own prediction (predict)
+WHOLE_PICTURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -185,33 +188,50 @@ def load_nocs_net(weights, device="cpu") -> tuple[NocsNet, Path]:
     return net.to(device).eval(), path
 
 
+def _forward(net: NocsNet, rgba: np.ndarray, category, theta, device, batch_size: int) -> np.ndarray:
+    """[B, H, W, 5] (NOCS, foreground probability, confidence) of uint8 RGBA [B, H, W, 4] resized to the network's
+    resolution, or for a network with `crop` sampled through the crops `theta` [B, 2, 3] (0 outside them)."""
+    config = net.config
+    height, width = rgba.shape[1:3]
+    outputs = []
+    for start in range(0, len(rgba), batch_size):
+        part = slice(start, start + batch_size)
+        images, _ = composite(rgba[part], config.background)
+        if theta is not None:
+            images = sample_crops(images, theta[part], config.resolution)
+        elif (height, width) != (config.resolution,) * 2:
+            images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
+                                   align_corners=False)
+        out = net(images.to(device), None if category is None else category[part].to(device))
+        both = torch.cat([out.nocs, torch.sigmoid(out.mask_logits), torch.sigmoid(out.confidence_logits)], dim=1)
+        if theta is not None:
+            both = uncrop(both.float().cpu(), theta[part], height, width)
+        elif (height, width) != (config.resolution,) * 2:
+            both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)
+        outputs.append(both.permute(0, 2, 3, 1).float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
 @torch.inference_mode()
 def predict(net: NocsNet, rgba: np.ndarray, device="cpu", batch_size: int = 32,
             categories=None, masks: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """uint8 straight-alpha RGBA [B, H, W, 4] of `categories` (one name or one per image; category_indices) ->
     (NOCS float32 [B, H, W, 3], foreground probability [B, H, W], confidence [B, H, W]: the predicted
     probability that a pixel's NOCS error is under CONFIDENT_ERROR). A network with `crop` (NocsNetConfig) runs on
-    the square around each image's foreground, `masks` [B, H, W] (default: alpha > 127) and gives 0 outside it."""
-    config = net.config
-    height, width = rgba.shape[1:3]
+    the square around each image's foreground, `masks` [B, H, W] (default: alpha > 127), and gives 0 outside it;
+    where that foreground is empty or nearly the whole picture (an opaque photo with no foreground estimate), the
+    foreground is the network's own prediction on the whole picture first."""
     category = category_indices(net, categories, len(rgba))
-    if config.crop > 0:
-        theta = crop_thetas(rgba[..., 3] > 127 if masks is None else masks, config.crop)
-    outputs = []
-    for start in range(0, len(rgba), batch_size):
-        images, _ = composite(rgba[start:start + batch_size], config.background)
-        if config.crop > 0:
-            part = slice(start, start + batch_size)
-            images = sample_crops(images, theta[part], config.resolution)
-        elif (height, width) != (config.resolution,) * 2:
-            images = F.interpolate(images, size=(config.resolution,) * 2, mode="bilinear", antialias=True,
-                                   align_corners=False)
-        out = net(images.to(device), None if category is None else category[start:start + batch_size].to(device))
-        both = torch.cat([out.nocs, torch.sigmoid(out.mask_logits), torch.sigmoid(out.confidence_logits)], dim=1)
-        if config.crop > 0:
-            both = uncrop(both.float().cpu(), theta[part], height, width)
-        elif (height, width) != (config.resolution,) * 2:
-            both = F.interpolate(both, size=(height, width), mode="bilinear", align_corners=False)
-        outputs.append(both.permute(0, 2, 3, 1).float().cpu().numpy())
-    both = np.concatenate(outputs)
+    theta = None
+    if net.config.crop > 0:
+        given = np.asarray(rgba[..., 3] > 127 if masks is None else masks) > 0
+        cover = given.mean(axis=(1, 2))
+        unknown = np.flatnonzero((cover == 0) | (cover > WHOLE_PICTURE))
+        theta = crop_thetas(given, net.config.crop)
+        if len(unknown):
+            whole = crop_thetas(np.zeros_like(given[unknown]), 0.0)
+            probability = _forward(net, rgba[unknown], None if category is None else category[unknown], whole,
+                                   device, batch_size)[..., 3]
+            theta[unknown] = crop_thetas(probability > 0.5, net.config.crop)
+    both = _forward(net, rgba, category, theta, device, batch_size)
     return both[..., :3], both[..., 3], both[..., 4]
