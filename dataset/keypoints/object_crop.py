@@ -73,16 +73,20 @@ def sample_crops(images: torch.Tensor, theta: torch.Tensor, size: int, mode: str
     a picture whose crop is more than `size` pixels across so that it is `size` across, with an antialiasing
     filter (no aliasing from large photos); nearest sampling (targets) reads the pixels as they are."""
     height, width = images.shape[-2:]
-    sides = (torch.linalg.det(theta[:, :, :2]).abs() * height * width).sqrt().tolist()  # the crop's side, pixels
-    out = []
-    for image, map_, side in zip(images, theta, sides):
-        image = image[None]
-        if mode == "bilinear" and side > size:
-            shape = (max(1, round(height * size / side)), max(1, round(width * size / side)))
-            image = F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False)
-        grid = F.affine_grid(map_[None], (1, image.shape[1], size, size), align_corners=False)
-        out.append(F.grid_sample(image, grid, mode=mode, padding_mode=padding_mode, align_corners=False))
-    return torch.cat(out)
+    sides = (torch.linalg.det(theta[:, :, :2]).abs() * height * width).sqrt()  # the crop's side, pixels
+    shrink = (sides > size) if mode == "bilinear" else torch.zeros(len(images), dtype=torch.bool)
+    grid = F.affine_grid(theta, (len(images), images.shape[1], size, size), align_corners=False)
+    out = images.new_empty(len(images), images.shape[1], size, size)
+    keep = ~shrink  # crops sampled as they are, in one call
+    out[keep] = F.grid_sample(images[keep], grid[keep], mode=mode, padding_mode=padding_mode, align_corners=False)
+    for view in torch.nonzero(shrink)[:, 0].tolist():
+        side = float(sides[view])
+        shape = (max(1, round(height * size / side)), max(1, round(width * size / side)))
+        image = F.interpolate(images[view:view + 1], size=shape, mode="bilinear", antialias=True,
+                              align_corners=False)
+        out[view] = F.grid_sample(image, grid[view:view + 1], mode=mode, padding_mode=padding_mode,
+                                  align_corners=False)[0]
+    return out
 
 
 def uncrop(outputs: torch.Tensor, theta: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -3,9 +3,10 @@
 The pipeline for one pair (appearance A, pose P), images of any size and aspect ratio:
 
 0. Refusals (ReposeError, one line naming the image and the fix): an image under MIN_SIDE px on a side, one with
-   no foreground (fully transparent, one plain colour) or an object under MIN_OBJECT_SIDE px across, a pair with fewer than MIN_POINTS matched keypoint pairs (model/tps.py: the TPS prior
-   needs 3). Warnings (Reposed.warnings): fewer than FEW_POINTS_FRACTION of the model's k points, or points
-   bunched on one part of an object (accuracy.coverage_distance above BUNCHED_COVERAGE x the square root of its
+   no foreground (fully transparent, one plain colour) or an object under MIN_OBJECT_SIDE px across, a pair with
+   fewer than MIN_POINTS matched keypoint pairs (model/tps.py: the TPS prior needs 3). Warnings
+   (Reposed.warnings): fewer than FEW_POINTS_FRACTION of the model's k points, or points bunched on one part of an
+   object (accuracy.coverage_distance above BUNCHED_COVERAGE x the square root of its
    foreground area).
 1. Foreground: from the alpha channel when the image has one that is not fully opaque; otherwise estimated
    from a plain background: the per-channel median of the outermost BORDER px ring is the background
@@ -147,13 +148,17 @@ def frame_pair(squares, names) -> torch.Tensor:
     return square_theta(centre_x, centre_y, side, 1, 1)
 
 
-def _to_model(square: np.ndarray, theta: torch.Tensor, background, resolution: int) -> tuple[torch.Tensor, ...]:
-    """(rgb [3, R, R] on `background`, alpha [1, R, R]): the crop `theta` of `square`, resampled as premultiplied
-    colour (transparent outside the picture) and composited, like the training loader's renders (dataset.pairs)."""
+def _crop(square: np.ndarray, theta: torch.Tensor, resolution: int) -> torch.Tensor:
+    """[4, R, R]: premultiplied colour and alpha of the crop `theta` of `square`, resampled (transparent outside the
+    picture) like the training loader's renders (dataset.pairs)."""
     premultiplied, alpha = composite(square, (0.0, 0.0, 0.0))
-    both = sample_crops(torch.cat([premultiplied, alpha])[None], theta[None], resolution, "bilinear", "zeros")[0]
-    rgb = both[:3] + torch.tensor(background, dtype=torch.float32).view(3, 1, 1) * (1 - both[3:])
-    return rgb.clamp(0, 1), both[3:].clamp(0, 1)
+    return sample_crops(torch.cat([premultiplied, alpha])[None], theta[None], resolution, "bilinear", "zeros")[0]
+
+
+def _on(crop: torch.Tensor, background) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rgb [3, R, R] on `background`, alpha [1, R, R]) of a `_crop`."""
+    rgb = crop[:3] + torch.tensor(background, dtype=torch.float32).view(3, 1, 1) * (1 - crop[3:])
+    return rgb.clamp(0, 1), crop[3:].clamp(0, 1)
 
 
 @dataclass
@@ -216,8 +221,9 @@ class Reposer:
         resolution = self.config.data.resolution
         (square_a, box), (square_p, _) = pad_to_square(appearance_rgba), pad_to_square(pose_rgba)
         theta = frame_pair((square_a, square_p), names)
-        inputs = [_to_model(square, theta, self.config.data.background, resolution) for square in (square_a, square_p)]
-        views = [_to_model(square, theta, WHITE, resolution) for square in (square_a, square_p)]
+        crops = [_crop(square, theta, resolution) for square in (square_a, square_p)]
+        inputs = [_on(crop, self.config.data.background) for crop in crops]
+        views = [_on(crop, WHITE) for crop in crops]
         rows = {"rgba": np.stack([np.concatenate([np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8),
                                                   np.full((resolution, resolution, 1), 255, np.uint8)], axis=-1)
                                   for rgb, _ in views])[None],
