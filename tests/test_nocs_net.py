@@ -252,6 +252,24 @@ def test_confidence_selection_keeps_confident_pixels_and_a_floor_of_the_most_con
     assert all(np.array_equal(x, y) for x, y in zip(plain, match_nocs(nocs, full, nocs, full, 8, 0, full, full)))
 
 
+def test_each_cluster_keeps_the_pair_the_network_trusts_most():
+    rng = np.random.default_rng(1)
+    nocs = rng.random((16, 16, 3)).astype(np.float32)  # two identical views: every pixel pairs with itself, distance 0
+    full = np.ones((16, 16))
+    first, _, _ = match_nocs(nocs, full, nocs, full, 1)
+    assert first[0].tolist() == [0.5, 0.5]  # all pairs tie: the first in raster order
+    trusted = np.full((16, 16), 0.6)
+    trusted[10, 12] = 0.95
+    unsure_pose = trusted.copy()
+    unsure_pose[10, 12] = 0.55  # the pose view doubts that pixel: the pair is as sure as its less sure pixel
+    unsure_pose[3, 4] = 0.9
+    trusted[3, 4] = 0.8
+    points_a, points_p, valid = match_nocs(nocs, full, nocs, full, 1, 0, trusted, trusted)
+    assert valid[0] and points_a[0].tolist() == points_p[0].tolist() == [12.5, 10.5]
+    points_a, _, _ = match_nocs(nocs, full, nocs, full, 1, 0, trusted, unsure_pose)
+    assert points_a[0].tolist() == [4.5, 3.5]
+
+
 def test_build_cache_and_eval_with_nocs_net(data, run, tmp_path, capsys):
     copy = shutil.copytree(data, tmp_path / "data")
     weights = str(run / "checkpoints" / "final.pt")
