@@ -3,9 +3,7 @@
 Per view, drawn from a torch.Generator (so a step's augmentation is a pure function of the run seed, the
 step and the rank, and `--resume` reproduces it):
 1. with probability `geometric`, a smaller or larger, off-centre and rolled object: scale s in `scale`, shift up
-   to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, and with `stretch` > 0 its
-   width over height changed by a factor in [1 / (1 + stretch), 1 + stretch] (log-uniform; the NOCS targets keep
-   their values: a squatter or slimmer object of the same canonical coordinates), as one affine resampling
+   to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, as one affine resampling
    (bilinear for the premultiplied colour and alpha, nearest for the NOCS and mask targets, which move with it),
    within the render's frame or, for a network with `crop`, within the square crop around the object
    (dataset/keypoints/object_crop.py), which the same resampling takes at the network's resolution;
@@ -118,11 +116,6 @@ def affine_thetas(count: int, augment, generator: torch.Generator) -> torch.Tens
     cos, sin = torch.cos(torch.deg2rad(roll)), torch.sin(torch.deg2rad(roll))
     theta = torch.zeros(count, 2, 3)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos / scale, -sin / scale, sin / scale, cos / scale
-    if augment.stretch > 0:  # drawn only when asked for, so configs without it keep their augmentation stream
-        bound = math.log1p(augment.stretch)
-        aspect = torch.exp(torch.where(apply, _uniform(generator, count, -bound, bound), torch.zeros(count)) / 2)
-        theta[:, 0, :2] = theta[:, 0, :2] / aspect[:, None]
-        theta[:, 1, :2] = theta[:, 1, :2] * aspect[:, None]
     theta[:, :, 2] = -(theta[:, :, :2] @ shift[:, :, None])[:, :, 0]
     return theta
 

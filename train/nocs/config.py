@@ -31,7 +31,6 @@ class AugmentConfig:
     scale: tuple = (0.5, 1.1)  # object scale range (1 = as rendered)
     shift: float = 0.8  # shift range as a fraction of the margin |1 - scale| on each side
     roll: float = 15.0  # in-plane turn range, degrees either way
-    stretch: float = 0.0  # aspect jitter of rescaled views: width / height changed by up to (1 + stretch) either way
     white: float = 0.2  # background fractions: white, one colour, a gradient; the rest textured
     plain: float = 0.2
     gradient: float = 0.15
