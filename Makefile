@@ -14,9 +14,7 @@ setup: $(STAMP)
 # Quiet setup: one progress line per step, pip's errors in full. Dropped: pip's "Location '...' is ignored"
 # lines (the machine's pip config names local wheel folders that may not exist) and setuptools' build-time
 # UserWarnings for the editable install; pip's exit status is kept.
-# PIP_RESUME_RETRIES: pip >= 25.1 resumes a download the network cut up to 20 times (its default, 5, once left a CI
-# run without bpy's 374 MB wheel); the older pip a fresh venv starts with ignores the variable.
-PIP := PIP_RESUME_RETRIES=20 $(BIN)/pip install --quiet --disable-pip-version-check
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 QUIET_PIP = status=$$(mktemp); { $(1) 2>&1 || echo $$? > $$status; } | grep -v "^WARNING: Location '.*' is ignored"; \
 	code=$$(cat $$status); rm -f $$status; exit $${code:-0}
 # Two install levels: the demo needs the render extra only; the tests (and `make setup`) need every extra.
