@@ -1,4 +1,5 @@
-"""Alpha compositing, the one definition every stage uses: straight-alpha RGBA over a background colour.
+"""Alpha compositing, the one definition every stage uses: straight-alpha RGBA over a background colour (and
+`over` for premultiplied colour that was resampled first).
 
 Renders are stored with straight (unpremultiplied) alpha (docs/dataset-format.md); the loader, the
 keypoint methods, contact sheets, previews and `repose` all see them composited onto a background with
@@ -27,6 +28,14 @@ def composite(rgba: np.ndarray, background) -> tuple[torch.Tensor, torch.Tensor]
     back = torch.as_tensor(background, dtype=torch.float32)
     back = back.view(3, 1, 1) if back.ndim == 1 else back
     return rgb * alpha + back * (1.0 - alpha), alpha
+
+
+def over(premultiplied: torch.Tensor, background) -> torch.Tensor:
+    """Premultiplied colour and alpha [..., 4, H, W] (what a resampling of `composite(rgba, black)` gives) over
+    `background` (RGB in [0, 1], or images broadcastable to [..., 3, H, W]) -> rgb [..., 3, H, W]."""
+    back = torch.as_tensor(background, dtype=premultiplied.dtype, device=premultiplied.device)
+    back = back.view(3, 1, 1) if back.ndim == 1 else back
+    return premultiplied[..., :3, :, :] + back * (1 - premultiplied[..., 3:, :, :])
 
 
 FOREGROUND_THRESHOLD = 0.1  # a pixel differing from the background by more than this in some channel is object

@@ -51,7 +51,7 @@ from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
 from eopose.dataset.keypoints.nocs_net import picture_category
 from eopose.dataset.keypoints.object_crop import foreground_bounds, sample_crops, square_theta, uncrop
-from eopose.dataset.compositing import composite
+from eopose.dataset.compositing import composite, over
 from eopose.dataset.image_pose import estimate_pose_inputs
 
 from ..evaluation.evaluate import load_for_evaluation
@@ -157,8 +157,7 @@ def _crop(square: np.ndarray, theta: torch.Tensor, resolution: int) -> torch.Ten
 
 def _on(crop: torch.Tensor, background) -> tuple[torch.Tensor, torch.Tensor]:
     """(rgb [3, R, R] on `background`, alpha [1, R, R]) of a `_crop`."""
-    rgb = crop[:3] + torch.tensor(background, dtype=torch.float32).view(3, 1, 1) * (1 - crop[3:])
-    return rgb.clamp(0, 1), crop[3:].clamp(0, 1)
+    return over(crop, background).clamp(0, 1), crop[3:].clamp(0, 1)
 
 
 @dataclass
@@ -254,8 +253,7 @@ class Reposer:
         output = result.output.clamp(0, 1)
         placed = uncrop(torch.cat([output, torch.ones_like(output[:, :1])], dim=1), theta[None].to(output), side,
                         side)[0]
-        background = torch.tensor(self.config.data.background, dtype=placed.dtype, device=placed.device)
-        square_out = placed[:3] + background.view(3, 1, 1) * (1 - placed[3:])
+        square_out = over(placed, self.config.data.background)
         left, top, width, height = box
         crop = square_out[:, top:top + height, left:left + width]
         output = np.round(crop.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)

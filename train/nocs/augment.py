@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from eopose.dataset.compositing import composite
+from eopose.dataset.compositing import composite, over
 from eopose.dataset.keypoints.object_crop import compose, crop_thetas, sample_crops
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights
@@ -191,6 +191,6 @@ def augment_views(rgba: torch.Tensor, nocs: torch.Tensor, mask: torch.Tensor, au
         grids = F.affine_grid(theta, (count, 1, size, size), align_corners=False)
         moved = F.grid_sample(colour, grids, mode="bilinear", padding_mode="zeros", align_corners=False)
         targets = F.grid_sample(targets, grids, mode="nearest", padding_mode="zeros", align_corners=False)
-    images = moved[:, :3] + backgrounds(count, size, augment, generator) * (1 - moved[:, 3:])
+    images = over(moved, backgrounds(count, size, augment, generator))
     images = degrade(jitter(images, augment, generator), augment, generator)
     return images, targets[:, :3], targets[:, 3:]
