@@ -21,7 +21,9 @@ lines, a clutter no training augmentation draws). The rendered mask still bounds
 eval-correspondences' does, and is the given foreground a network with `crop` frames (object_crop).
 `--canvas F` pastes every view whole at a random place of a picture F times its size before that: the object
 keeps its pixels but is small in the frame and anywhere in it, as in a photo from another rig; the outputs are cut
-back to the view's own window, so matching and scoring are unchanged.
+back to the view's own window, so matching and scoring are unchanged. `--turn D` turns every picture by D degrees
+(a multiple of 90, counter-clockwise) before the network and its outputs back: a photo stored sideways, as
+`repose` would see it without its EXIF orientation (train/inference/repose.py).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nocs_net.py --data out/demo/vases \\
         --weights out/demo/nocs/checkpoints/final.pt --split test --background random
@@ -130,8 +132,12 @@ def main() -> None:
     parser.add_argument("--background", default="white", choices=("white", "random", "busy"))
     parser.add_argument("--canvas", type=int, default=1, help="each view pasted at a random place of a picture this "
                         "many times its size (on_canvas: smaller objects anywhere in the frame); 1: as rendered")
+    parser.add_argument("--turn", type=int, default=0, choices=(0, 90, 180, 270),
+                        help="degrees (counter-clockwise) every picture is turned before the network, and its "
+                             "outputs back")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    quarter_turns = args.turn // 90
     method = build_method("nocs-net", weights=args.weights)
     quads, offset = [], 0  # (dataset, index, number over all folders: the background's seed)
     for folder in args.data:
@@ -148,7 +154,10 @@ def main() -> None:
         record = data.read(index, GEOMETRY)
         rgba, given, offsets = on_canvas(record["rgba"], record["mask"] > 0, args.canvas, number)
         rgba = on_background(rgba, args.background, number)
-        outputs = predict(method.net, rgba, categories=[str(record["category"])] * len(rgba), masks=given)
+        outputs = predict(method.net, np.ascontiguousarray(np.rot90(rgba, quarter_turns, axes=(1, 2))),
+                          categories=[str(record["category"])] * len(rgba),
+                          masks=np.ascontiguousarray(np.rot90(given, quarter_turns, axes=(1, 2))))
+        outputs = [np.rot90(output, -quarter_turns, axes=(1, 2)) for output in outputs]
         height, width = record["mask"].shape[1:]
         nocs, probability, confidence = (np.stack([output[view, top:top + height, left:left + width]
                                                    for view, (top, left) in enumerate(offsets)]) for output in outputs)
@@ -180,7 +189,8 @@ def main() -> None:
                 points[name] += int(valid.sum())
     size = int(max(record["mask"].shape[1:]))
     print(f"nocs-net on {', '.join(map(str, args.data))} split {args.split}, {args.background} background"
-          f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}: "
+          f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}"
+          f"{f', turned {args.turn} degrees' if args.turn else ''}: "
           f"{len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
           f"{parameter_count(method.net):,} parameters, "
           f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "

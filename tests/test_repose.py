@@ -82,6 +82,24 @@ def test_opaque_arrays_get_the_border_estimate_like_files():
         with_foreground(np.full((30, 40, 4), 255, np.uint8), "pose.png")
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_pictures_stored_turned_are_read_upright(tmp_path, suffix):
+    """A phone saves a portrait photo as landscape pixels with EXIF Orientation 6 (turn 90 degrees clockwise to show);
+    repose reads it as a viewer shows it: upright, the object's top at the top."""
+    upright = np.full((48, 32, 3), 230, np.uint8)
+    upright[4:20, 8:24] = (200, 30, 30)  # the object's top: red, in the upper half
+    upright[20:44, 8:24] = (30, 30, 200)
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # 32 x 48 stored, top to the left
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"portrait{suffix}"
+    stored.save(path, exif=exif, **({"quality": 95} if suffix == ".jpg" else {}))
+    rgba, how = load_rgba(path)
+    assert how == "border estimate" and rgba.shape == (48, 32, 4)
+    assert rgba[10, 16, 0] > 150 > rgba[10, 16, 2] and rgba[35, 16, 2] > 150 > rgba[35, 16, 0]
+    assert rgba[..., 3][4:44, 8:24].all() and not rgba[..., 3][:, :6].any()
+
+
 def test_non_square_rgb_without_alpha(assets, capsys):
     root = assets["root"]
     rgba, how = load_rgba(root / "appearance.png")
