@@ -5,7 +5,9 @@ the "your own photos" figure), reposes appearance M1c1 into the pose of M2c2 thr
 (RGBA in, keypoints and, for a volume3d checkpoint, the rotation computed on the fly by nocs-net, output at the
 appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
 appearance image returned unchanged) is the floor. `--plain-backgrounds` drops the alpha channel and puts each
-input on a random plain colour, so `repose` must find the object itself (its border estimate). `--canvas F` pastes
+input on a random plain colour, so `repose` must find the object itself (its border estimate);
+`--busy-backgrounds` puts each input on clutter instead (benchmarks/nocs_net.py's busy_background: coloured 1/f
+noise crossed by lines, which no training augmentation draws), where only nocs-net can find it. `--canvas F` pastes
 the four views of a quadruplet at one random place of a transparent picture F times their size (one camera
 whose objects are smaller and off centre, as another rig frames them; the true render moves with them). A pair `repose`
 refuses (one-line ReposeError) scores as the identity, and the refusals are counted. nocs-net is told the folder's
@@ -20,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from nocs_net import busy_background  # noqa: E402 (benchmarks/, this script's folder)
 
 from eopose.dataset import command_line
-from eopose.dataset.compositing import composite
+from eopose.dataset.compositing import composite, composite_uint8
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.evaluation.metrics import masked_l1, masked_ssim, silhouette_iou
@@ -48,6 +51,14 @@ def on_canvas(views: np.ndarray, factor: int, rng: np.random.Generator) -> np.nd
     return canvas
 
 
+def on_clutter(rgba: np.ndarray, index: int) -> np.ndarray:
+    """Opaque RGBA: `rgba` composited on busy_background number `index` (a photo of the object in a busy room)."""
+    height, width = rgba.shape[:2]
+    clutter = busy_background(1, index, max(height, width))[:height, :width]
+    pixels = composite_uint8(rgba, clutter * 255.0)
+    return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+
+
 def folder_category(data) -> str | None:
     """The category of a folder's quadruplets when they share one, else None."""
     categories = {str(category) for category in data.column("category")}
@@ -63,7 +74,9 @@ def main() -> int:
     parser.add_argument("--category", help="the category nocs-net is told for every pair (default: the folder's, "
                                            "when its quadruplets share one)")
     parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--plain-backgrounds", action="store_true", help="inputs without alpha on plain colours")
+    backgrounds = parser.add_mutually_exclusive_group()
+    backgrounds.add_argument("--plain-backgrounds", action="store_true", help="inputs without alpha on plain colours")
+    backgrounds.add_argument("--busy-backgrounds", action="store_true", help="inputs without alpha on clutter")
     parser.add_argument("--canvas", type=int, default=1, help="views pasted at one random place of a picture this "
                                                               "many times their size (1: as rendered)")
     args = parser.parse_args()
@@ -81,8 +94,11 @@ def main() -> int:
             views = on_canvas(views, args.canvas, rng)
         target, mask = composite(views[1], WHITE)
         appearance, _ = composite(views[0], WHITE)
-        inputs = (views[0], views[3]) if not args.plain_backgrounds else \
-            (on_plain_colour(views[0], rng), on_plain_colour(views[3], rng))
+        inputs = (views[0], views[3])
+        if args.plain_backgrounds:
+            inputs = (on_plain_colour(views[0], rng), on_plain_colour(views[3], rng))
+        elif args.busy_backgrounds:
+            inputs = (on_clutter(views[0], 2 * quad), on_clutter(views[3], 2 * quad + 1))
         try:
             output = torch.from_numpy(reposer(*inputs).output).permute(2, 0, 1).float() / 255
         except ReposeError:
@@ -94,6 +110,7 @@ def main() -> int:
             scores[name][2].append(float(silhouette_iou(image[None], mask[None], WHITE)))
     print(f"{args.data}: {len(scores['repose'][0])} pairs M1c1 -> pose of M2c2 vs true M1c2 (keypoints: "
           f"{reposer.method_name}{', plain backgrounds' if args.plain_backgrounds else ''}"
+          f"{', busy backgrounds' if args.busy_backgrounds else ''}"
           f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}; refused: {refused})")
     for name, (ssim_values, l1, iou) in scores.items():
         print(f"  {name:9s} masked SSIM {np.mean(ssim_values):.4f}  masked L1 {np.mean(l1):.4f}  "

@@ -16,7 +16,8 @@ from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
 from eopose.train.config import load_config
 from eopose.train.inference import repose as repose_module
-from eopose.train.inference.repose import ReposeError, estimate_foreground, load_rgba, with_foreground
+from eopose.train.inference.repose import (ReposeError, estimate_foreground, load_rgba, plain_background,
+                                           with_foreground)
 from eopose.train.inference.cli import main as repose_main
 from eopose.model.loading import build_model
 
@@ -98,6 +99,54 @@ def test_pictures_stored_turned_are_read_upright(tmp_path, suffix):
     assert how == "border estimate" and rgba.shape == (48, 32, 4)
     assert rgba[10, 16, 0] > 150 > rgba[10, 16, 2] and rgba[35, 16, 2] > 150 > rgba[35, 16, 0]
     assert rgba[..., 3][4:44, 8:24].all() and not rgba[..., 3][:, :6].any()
+
+
+def _opaque(rgb: np.ndarray) -> np.ndarray:
+    return np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+
+
+def _on_clutter(seed: int = 0) -> np.ndarray:
+    """A 48 x 64 picture of a dark square on random colours (no two border pixels alike)."""
+    rgb = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    rgb[10:30, 20:40] = (20, 40, 60)
+    return rgb
+
+
+def _network_seeing(everything: bool) -> NocsNet:
+    """A nocs-net whose foreground logit is +10 (or -10) at every pixel of any picture."""
+    net = NocsNet(NocsNetConfig(channels=(8, 16, 32)))
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.bias[3] = 10.0 if everything else -10.0
+    return net.eval()
+
+
+def test_busy_backgrounds_take_nocs_nets_foreground_or_are_refused_in_one_line():
+    """A plain background keeps the border estimate (the network is not asked); on clutter the border says nothing,
+    so the object is the foreground nocs-net predicts, and without a nocs-net the picture is refused naming it."""
+    plain = np.full((48, 64, 3), 200, np.uint8)
+    plain[10:30, 20:40] = (20, 40, 60)
+    busy = _on_clutter()
+    assert plain_background(plain) and not plain_background(busy)
+    rgba, how = with_foreground(_opaque(plain), "plain.png", _network_seeing(True))
+    assert how == "border estimate" and int((rgba[..., 3] > 0).sum()) == 20 * 20
+    rgba, how = with_foreground(_opaque(busy), "busy.png", _network_seeing(True))
+    assert how == "nocs-net foreground" and rgba[..., 3].min() == 255 and np.array_equal(rgba[..., :3], busy)
+    with pytest.raises(ReposeError, match=r"^busy.png: no foreground found \(nocs-net sees no object\)"):
+        with_foreground(_opaque(busy), "busy.png", _network_seeing(False))
+    with pytest.raises(ReposeError, match=r"^busy.png: no alpha and no plain background .*--method nocs-net"):
+        with_foreground(_opaque(busy), "busy.png")
+
+
+def test_busy_picture_with_a_vit_method_fails_in_one_line(assets, tmp_path, capsys):
+    busy = tmp_path / "busy.png"
+    Image.fromarray(_on_clutter(1)).save(busy)
+    assert repose_main(["--appearance", str(busy), "--pose", str(assets["root"] / "pose.png"), "--out",
+                        str(tmp_path / "out.png")] + _common(assets)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the note that dino stands in for nocs
+    assert error.startswith("repose: error: ") and "busy.png: no alpha and no plain background" in error
+    assert "--method nocs-net" in error and not (tmp_path / "out.png").exists()
 
 
 def test_non_square_rgb_without_alpha(assets, capsys):

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import binary_fill_holes
 from torch import nn
 
 from ..compositing import composite
@@ -38,6 +39,7 @@ CONFIDENT_ERROR = 0.1
 # A given foreground covering more of the picture than this is no foreground: a network with `crop` then frames the
 # object by its own prediction (predict)
 WHOLE_PICTURE = 0.9
+MASK_THRESHOLD = 0.5  # predicted foreground probability above which a pixel is the object's
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,16 @@ def category_indices(net: NocsNet, categories, count: int, flag: str = "--weight
         raise ValueError(f"category {', '.join(unknown)}: this nocs-net knows {', '.join(net.categories)}; "
                          f"pass {flag} of a network trained on it")
     return torch.tensor([net.categories.index(name) for name in names], dtype=torch.int64)
+
+
+def picture_foreground(net: NocsNet, rgb: np.ndarray, category: str | None = None, device="cpu") -> np.ndarray:
+    """bool [H, W]: the object in an opaque picture (uint8 RGB [H, W, 3]) whose background is not one plain colour,
+    as the network's predicted foreground (probability > MASK_THRESHOLD, holes filled; `predict` of a picture
+    without a foreground: the whole picture, and for a network with `crop` then the square around what that found).
+    What `repose` takes as the object of a photo on a busy background."""
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)[None]
+    probability = predict(net, rgba, device, categories=category)[1][0]
+    return binary_fill_holes(probability > MASK_THRESHOLD)
 
 
 def picture_category(net: NocsNet, category: str | None) -> str | None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .nocs_matching import CONFIDENCE_THRESHOLD, MIN_CONFIDENT_FRACTION, NocsCorrespondences
-from .nocs_net import NocsNet, parameter_count, predict
-
-MASK_THRESHOLD = 0.5
+from .nocs_net import MASK_THRESHOLD, NocsNet, parameter_count, predict
 
 
 class NocsNetCorrespondences(NocsCorrespondences):

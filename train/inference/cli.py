@@ -95,7 +95,8 @@ def main(argv=None) -> int:
         if reposer.note:
             print(f"repose: note: {reposer.note}", file=sys.stderr)
         for appearance, pose, out in tqdm(jobs, desc="repose", unit="pair", disable=len(jobs) == 1):
-            (rgba_a, how_a), (rgba_p, how_p) = load_rgba(appearance), load_rgba(pose)
+            (rgba_a, how_a), (rgba_p, how_p) = (load_rgba(path, reposer.nocs_net, reposer.category)
+                                                for path in (appearance, pose))
             result = reposer(rgba_a, rgba_p, names=(str(appearance), str(pose)))
             for warning in result.warnings:
                 print(f"repose: warning: {warning}", file=sys.stderr)

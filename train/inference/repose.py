@@ -18,7 +18,10 @@ The pipeline for one pair (appearance A, pose P), images of any size and aspect 
    from a plain background: the per-channel median of the outermost BORDER px ring is the background
    colour, a pixel is foreground when some channel differs from it by more than BACKGROUND_TOLERANCE (of
    the 0..255 range), and holes inside the foreground are filled (scipy.ndimage.binary_fill_holes), so
-   object pixels that happen to match the background stay in.
+   object pixels that happen to match the background stay in. A picture whose ring is not plain (under
+   PLAIN_BORDER of it within BACKGROUND_TOLERANCE of its median: clutter, a room, a gradient) has no such estimate:
+   with nocs-net keypoints its network's predicted foreground is the object
+   (eopose.dataset.keypoints.nocs_net.picture_foreground); other methods refuse it in one line.
 2. Framing: each image is padded, centred, to a square with transparent pixels (which the compositing turns
    into the model's background colour); of both squares the model sees one crop (dataset/keypoints/object_crop.py,
    in units of each square's side): the whole square when the union of the two objects' bounding boxes fills at
@@ -55,7 +58,7 @@ from eopose.dataset.contact_sheet import grid, save_png
 from eopose.dataset.keypoints.accuracy import coverage_distance
 from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
-from eopose.dataset.keypoints.nocs_net import picture_category
+from eopose.dataset.keypoints.nocs_net import picture_category, picture_foreground
 from eopose.dataset.keypoints.object_crop import foreground_bounds, sample_crops, square_theta, uncrop
 from eopose.dataset.compositing import composite, over
 from eopose.dataset.image_pose import estimate_pose_inputs
@@ -65,6 +68,7 @@ from ..evaluation.report import display_scale, with_points
 
 BORDER = 2  # px of the image border whose median colour is the background estimate
 BACKGROUND_TOLERANCE = 0.1  # max-channel difference from the background colour, as a fraction of 255
+PLAIN_BORDER = 0.5  # fraction of the border ring within BACKGROUND_TOLERANCE of its median for a plain background
 WHITE = (1.0, 1.0, 1.0)  # the keypoint methods see images composited on white (dataset.keypoints.descriptors)
 MIN_SIDE = 16  # px: smaller images are refused
 MIN_OBJECT_SIDE = 4  # px: an object whose bounding box is narrower on its longer side is refused
@@ -83,17 +87,30 @@ class ReposeError(ValueError):
     """An input that cannot be reposed; the message is one line naming the file and the fix."""
 
 
+def _border_ring(rgb: np.ndarray) -> np.ndarray:
+    """float32 [N, 3]: the colours of the outermost BORDER px of a picture."""
+    return np.concatenate([rgb[:BORDER].reshape(-1, 3), rgb[-BORDER:].reshape(-1, 3), rgb[:, :BORDER].reshape(-1, 3),
+                           rgb[:, -BORDER:].reshape(-1, 3)]).astype(np.float32)
+
+
+def _off_background(colours: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """bool [...]: colours [..., 3] differing from `background` by more than BACKGROUND_TOLERANCE in some channel."""
+    return np.abs(colours.astype(np.float32) - background).max(axis=-1) > BACKGROUND_TOLERANCE * 255
+
+
+def plain_background(rgb: np.ndarray) -> bool:
+    """Whether at least PLAIN_BORDER of the picture's border ring is within BACKGROUND_TOLERANCE of its median."""
+    ring = _border_ring(rgb)
+    return float(np.mean(~_off_background(ring, np.median(ring, axis=0)))) >= PLAIN_BORDER
+
+
 def estimate_foreground(rgb: np.ndarray) -> np.ndarray:
     """bool [H, W]: pixels differing from the median border colour (see the module docstring)."""
-    ring = np.concatenate([rgb[:BORDER].reshape(-1, 3), rgb[-BORDER:].reshape(-1, 3),
-                           rgb[:, :BORDER].reshape(-1, 3), rgb[:, -BORDER:].reshape(-1, 3)])
-    background = np.median(ring, axis=0)
-    difference = np.abs(rgb.astype(np.float32) - background).max(axis=-1)
-    return binary_fill_holes(difference > BACKGROUND_TOLERANCE * 255)
+    return binary_fill_holes(_off_background(rgb, np.median(_border_ring(rgb), axis=0)))
 
 
-def load_rgba(path) -> tuple[np.ndarray, str]:
-    """(uint8 RGBA [H, W, 4] with the foreground as alpha, "alpha" | "border estimate") of an image file."""
+def load_rgba(path, nocs_net=None, category: str | None = None) -> tuple[np.ndarray, str]:
+    """(uint8 RGBA [H, W, 4] with the foreground as alpha, how it was found: with_foreground) of an image file."""
     path = Path(path)
     try:
         image = ImageOps.exif_transpose(Image.open(path))
@@ -107,21 +124,30 @@ def load_rgba(path) -> tuple[np.ndarray, str]:
         if image.getchannel("A").getextrema()[1] == 0:
             raise ReposeError(f"{path}: no foreground (the image is fully transparent); pass an image whose alpha "
                               f"channel covers the object, or an opaque one with the object on a plain background")
-    return with_foreground(np.asarray(image.convert("RGBA")), path)
+    return with_foreground(np.asarray(image.convert("RGBA")), path, nocs_net, category)
 
 
-def with_foreground(rgba: np.ndarray, name) -> tuple[np.ndarray, str]:
-    """(uint8 RGBA [H, W, 4] with the foreground as alpha, "alpha" | "border estimate"): an alpha channel that is
-    not fully opaque is the foreground; a fully opaque picture gets the border estimate (module docstring, 1.), a
-    ReposeError naming `name` when that finds nothing."""
+def with_foreground(rgba: np.ndarray, name, nocs_net=None, category: str | None = None) -> tuple[np.ndarray, str]:
+    """(uint8 RGBA [H, W, 4] with the foreground as alpha, "alpha" | "border estimate" | "nocs-net foreground"): an
+    alpha channel that is not fully opaque is the foreground; a fully opaque picture gets the border estimate on a
+    plain background, else the foreground `nocs_net` (a NocsNet, told `category`) predicts (module docstring, 1.).
+    A ReposeError naming `name` when neither applies or finds nothing."""
     if rgba[..., 3].min() < 255:
         return rgba, "alpha"
     rgb = np.ascontiguousarray(rgba[..., :3])
-    mask = estimate_foreground(rgb)
+    if plain_background(rgb):
+        mask, how = estimate_foreground(rgb), "border estimate"
+    elif nocs_net is not None:
+        mask, how = picture_foreground(nocs_net, rgb, category), "nocs-net foreground"
+    else:
+        raise ReposeError(f"{name}: no alpha and no plain background (under {PLAIN_BORDER:.0%} of its border is one "
+                          f"colour); pass the picture with alpha or on a plain background, or use --method nocs-net "
+                          f"--weights RUN/checkpoints/final.pt, whose network finds the object on any background")
     if not mask.any():
-        raise ReposeError(f"{name}: no foreground found (the image is one plain colour); pass an image with alpha "
-                          f"or an object on a plain background")
-    return np.concatenate([rgb, mask[..., None].astype(np.uint8) * 255], axis=-1), "border estimate"
+        reason = "nocs-net sees no object" if how == "nocs-net foreground" else "the image is one plain colour"
+        raise ReposeError(f"{name}: no foreground found ({reason}); pass an image with alpha or an object on a plain "
+                          f"background")
+    return np.concatenate([rgb, mask[..., None].astype(np.uint8) * 255], axis=-1), how
 
 
 def pad_to_square(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -219,8 +245,9 @@ class Reposer:
     def __call__(self, appearance_rgba: np.ndarray, pose_rgba: np.ndarray,
                  names: tuple = ("appearance image", "pose image")) -> Reposed:
         """Repose one pair of uint8 RGBA arrays whose alpha is the foreground (a fully opaque one gets the border
-        estimate, with_foreground); `names` (the files) go into the ReposeError and warning lines."""
-        appearance_rgba, pose_rgba = (with_foreground(rgba, name)[0]
+        estimate or nocs-net's foreground, with_foreground); `names` (the files) go into the ReposeError and
+        warning lines."""
+        appearance_rgba, pose_rgba = (with_foreground(rgba, name, self.nocs_net, self.category)[0]
                                       for rgba, name in zip((appearance_rgba, pose_rgba), names))
         resolution = self.config.data.resolution
         (square_a, box), (square_p, _) = pad_to_square(appearance_rgba), pad_to_square(pose_rgba)
