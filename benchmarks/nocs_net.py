@@ -43,6 +43,7 @@ import torch
 from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, pck_by_category, point_errors
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
+from eopose.dataset.clutter import busy_background
 from eopose.dataset.compositing import composite_uint8
 from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, category_indices, parameter_count, predict
 from eopose.dataset.keypoints.nocs_net_method import MASK_THRESHOLD
@@ -63,23 +64,6 @@ def best_azimuth(predicted: np.ndarray, true: np.ndarray, mask: np.ndarray) -> t
     mean = np.linalg.norm(errors, axis=-1).mean(axis=1) if mask.any() else np.zeros(AZIMUTHS)
     best = int(np.argmin(mean))
     return turned[best].permute(1, 2, 0).numpy(), float(mean[best])
-
-
-def busy_background(seed: int, index: int, size: int) -> np.ndarray:
-    """float32 [size, size, 3] in [0, 1]: coloured 1/f noise (random phases, amplitude falling as 1/frequency)
-    crossed by 3-12 random straight lines, drawn from (seed, index)."""
-    rng = np.random.default_rng([seed, index, 7])
-    frequency = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))
-    spectrum = np.exp(2j * np.pi * rng.random((3, size, size))) / np.maximum(frequency, 1.0 / size)
-    noise = np.real(np.fft.ifft2(spectrum)).transpose(1, 2, 0)
-    noise = (noise - noise.min(axis=(0, 1))) / np.ptp(noise, axis=(0, 1))
-    image = np.clip(rng.uniform(0.2, 0.8, 3) + rng.uniform(0.3, 1.0) * (noise - 0.5), 0, 1)
-    ys, xs = np.mgrid[:size, :size] + 0.5
-    for _ in range(int(rng.integers(3, 13))):
-        angle, offset, width = rng.uniform(0, np.pi), rng.uniform(0, size), rng.uniform(0.5, 3.0)
-        on_line = np.abs(xs * np.cos(angle) + ys * np.sin(angle) - offset) < width
-        image[on_line] = rng.random(3)
-    return image.astype(np.float32)
 
 
 def on_background(rgba: np.ndarray, kind: str, quad: int) -> np.ndarray:

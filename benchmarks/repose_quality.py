@@ -6,7 +6,7 @@ the "your own photos" figure), reposes appearance M1c1 into the pose of M2c2 thr
 appearance image's size) and compares with the true render M1c2 composited on white; the identity (the
 appearance image returned unchanged) is the floor. `--plain-backgrounds` drops the alpha channel and puts each
 input on a random plain colour, so `repose` must find the object itself (its border estimate);
-`--busy-backgrounds` puts each input on clutter instead (benchmarks/nocs_net.py's busy_background: coloured 1/f
+`--busy-backgrounds` puts each input on clutter instead (eopose.dataset.clutter.busy_background: coloured 1/f
 noise crossed by lines, which no training augmentation draws), where only nocs-net can find it. `--canvas F` pastes
 the four views of a quadruplet at one random place of a transparent picture F times their size (one camera
 whose objects are smaller and off centre, as another rig frames them; the true render moves with them). A pair `repose`
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from nocs_net import busy_background  # noqa: E402 (benchmarks/, this script's folder)
 
 from eopose.dataset import command_line
+from eopose.dataset.clutter import busy_background
 from eopose.dataset.compositing import composite, composite_uint8
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.weights import WeightsUnavailable

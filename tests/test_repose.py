@@ -10,6 +10,7 @@ from PIL import Image
 
 from eopose.dataset import open_dataset
 from eopose.dataset import weights as weight_sources
+from eopose.dataset.clutter import busy_background
 from eopose.dataset.keypoints.backbones import PRESETS, load_vit
 from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint_payload
 from eopose.dataset.synthetic import write_synthetic_dataset
@@ -105,9 +106,9 @@ def _opaque(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
 
 
-def _on_clutter(seed: int = 0) -> np.ndarray:
-    """A 48 x 64 picture of a dark square on random colours (no two border pixels alike)."""
-    rgb = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+def _on_clutter(index: int = 0) -> np.ndarray:
+    """A 48 x 64 picture of a dark square on the benchmarks' clutter (eopose.dataset.clutter)."""
+    rgb = np.round(busy_background(0, index, 64)[:48] * 255).astype(np.uint8)
     rgb[10:30, 20:40] = (20, 40, 60)
     return rgb
 
