@@ -7,8 +7,9 @@
     repose --pairs FOLDER --out-dir DIR --checkpoint ...       # FOLDER/appearance/NAME.* with FOLDER/pose/NAME.*
 
 Relative paths in a CSV are taken from the CSV's folder; outputs default to DIR/<appearance stem>.png
-(folder form: DIR/NAME.png). Keypoints are computed on the fly (see train/repose.py for the framing,
-the foreground estimate and the output size).
+(folder form: DIR/NAME.png). Keypoints are computed on the fly (see train/inference/repose.py for the EXIF
+orientation, the framing, the foreground: alpha, the border estimate or, on clutter, nocs-net's, and the output
+size).
 """
 from __future__ import annotations
 
