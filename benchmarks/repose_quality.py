@@ -25,7 +25,7 @@ import torch
 
 from eopose.dataset import command_line
 from eopose.dataset.clutter import busy_background
-from eopose.dataset.compositing import composite, composite_uint8
+from eopose.dataset.compositing import composite, composite_uint8, opaque
 from eopose.dataset.shard_format import open_dataset
 from eopose.dataset.weights import WeightsUnavailable
 from eopose.train.evaluation.metrics import masked_l1, masked_ssim, silhouette_iou
@@ -38,8 +38,7 @@ def on_plain_colour(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Opaque RGBA: `rgba` composited on a random plain colour (what a product photo without alpha looks like)."""
     colour = rng.uniform(0.0, 1.0, size=3)
     rgb, _ = composite(rgba, tuple(colour))
-    pixels = np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+    return opaque(np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
 
 
 def on_canvas(views: np.ndarray, factor: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,8 +54,7 @@ def on_clutter(rgba: np.ndarray, index: int) -> np.ndarray:
     """Opaque RGBA: `rgba` composited on busy_background number `index` (a photo of the object in a busy room)."""
     height, width = rgba.shape[:2]
     clutter = busy_background(1, index, max(height, width))[:height, :width]
-    pixels = composite_uint8(rgba, clutter * 255.0)
-    return np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+    return opaque(composite_uint8(rgba, clutter * 255.0))
 
 
 def folder_category(data) -> str | None:

@@ -11,6 +11,11 @@ import numpy as np
 import torch
 
 
+def opaque(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB [..., 3] -> uint8 RGBA [..., 4] with alpha 255 everywhere (a picture without alpha)."""
+    return np.concatenate([rgb, np.full(rgb.shape[:-1] + (1,), 255, np.uint8)], axis=-1)
+
+
 def composite_uint8(rgba: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
     """uint8 RGBA [..., 4] over `background` (RGB 0..255, a colour or an image broadcastable to [..., 3])
     -> uint8 RGB [..., 3], rounded."""

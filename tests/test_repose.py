@@ -11,6 +11,7 @@ from PIL import Image
 from eopose.dataset import open_dataset
 from eopose.dataset import weights as weight_sources
 from eopose.dataset.clutter import busy_background
+from eopose.dataset.compositing import opaque
 from eopose.dataset.keypoints.backbones import PRESETS, load_vit
 from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint_payload
 from eopose.dataset.synthetic import write_synthetic_dataset
@@ -102,10 +103,6 @@ def test_pictures_stored_turned_are_read_upright(tmp_path, suffix):
     assert rgba[..., 3][4:44, 8:24].all() and not rgba[..., 3][:, :6].any()
 
 
-def _opaque(rgb: np.ndarray) -> np.ndarray:
-    return np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-
-
 def _on_clutter(index: int = 0) -> np.ndarray:
     """A 48 x 64 picture of a dark square on the benchmarks' clutter (eopose.dataset.clutter)."""
     rgb = np.round(busy_background(0, index, 64)[:48] * 255).astype(np.uint8)
@@ -130,14 +127,14 @@ def test_busy_backgrounds_take_nocs_nets_foreground_or_are_refused_in_one_line()
     plain[10:30, 20:40] = (20, 40, 60)
     busy = _on_clutter()
     assert plain_background(plain) and not plain_background(busy)
-    rgba, how = with_foreground(_opaque(plain), "plain.png", _network_seeing(True))
+    rgba, how = with_foreground(opaque(plain), "plain.png", _network_seeing(True))
     assert how == "border estimate" and int((rgba[..., 3] > 0).sum()) == 20 * 20
-    rgba, how = with_foreground(_opaque(busy), "busy.png", _network_seeing(True))
+    rgba, how = with_foreground(opaque(busy), "busy.png", _network_seeing(True))
     assert how == "nocs-net foreground" and rgba[..., 3].min() == 255 and np.array_equal(rgba[..., :3], busy)
     with pytest.raises(ReposeError, match=r"^busy.png: no foreground found \(nocs-net sees no object\)"):
-        with_foreground(_opaque(busy), "busy.png", _network_seeing(False))
+        with_foreground(opaque(busy), "busy.png", _network_seeing(False))
     with pytest.raises(ReposeError, match=r"^busy.png: no alpha and no plain background .*--method nocs-net"):
-        with_foreground(_opaque(busy), "busy.png")
+        with_foreground(opaque(busy), "busy.png")
 
 
 def test_busy_picture_with_a_vit_method_fails_in_one_line(assets, tmp_path, capsys):

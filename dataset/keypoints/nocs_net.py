@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scipy.ndimage import binary_fill_holes
 from torch import nn
 
-from ..compositing import composite
+from ..compositing import composite, opaque
 from ..weights import resolve, unloadable
 from .object_crop import crop_thetas, sample_crops, uncrop
 
@@ -160,8 +160,7 @@ def picture_foreground(net: NocsNet, rgb: np.ndarray, category: str | None = Non
     as the network's predicted foreground (probability > MASK_THRESHOLD, holes filled; `predict` of a picture
     without a foreground: the whole picture, and for a network with `crop` then the square around what that found).
     What `repose` takes as the object of a photo on a busy background."""
-    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)[None]
-    probability = predict(net, rgba, device, categories=category)[1][0]
+    probability = predict(net, opaque(rgb)[None], device, categories=category)[1][0]
     return binary_fill_holes(probability > MASK_THRESHOLD)
 
 

@@ -60,7 +60,7 @@ from eopose.dataset.keypoints.cache import correspond, raster_order
 from eopose.dataset.keypoints.methods import METHODS, build_method
 from eopose.dataset.keypoints.nocs_net import picture_category, picture_foreground
 from eopose.dataset.keypoints.object_crop import foreground_bounds, sample_crops, square_theta, uncrop
-from eopose.dataset.compositing import composite, over
+from eopose.dataset.compositing import composite, opaque, over
 from eopose.dataset.image_pose import estimate_pose_inputs
 
 from ..evaluation.evaluate import load_for_evaluation
@@ -256,8 +256,7 @@ class Reposer:
         crops = [_crop(square, theta, resolution) for square in (square_a, square_p)]
         inputs = [_on(crop, self.config.data.background) for crop in crops]
         views = [_on(crop, WHITE) for crop in crops]
-        rows = {"rgba": np.stack([np.concatenate([np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8),
-                                                  np.full((resolution, resolution, 1), 255, np.uint8)], axis=-1)
+        rows = {"rgba": np.stack([opaque(np.round(rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
                                   for rgb, _ in views])[None],
                 "mask": np.stack([(alpha[0] > 0.5).numpy().astype(np.uint8) for _, alpha in views])[None],
                 "category": np.array([self.category], dtype=object)}
