@@ -171,6 +171,19 @@ def test_augmentation_moves_targets_with_the_object_and_is_seeded():
     assert 0.2 < float(sizes.min()) and float(sizes.max()) < 1.3 and float(sizes.std()) > 0.05  # scale 0.5-1.1
 
 
+def test_small_views_draw_from_their_own_scale_and_leave_other_configs_untouched():
+    rgba, nocs, mask = _square_views()
+    area = float(mask[0].sum())
+    small = AugmentConfig(geometric=1.0, roll=0.0, white=1.0, small=1.0, small_scale=(0.4, 0.5), **CLEAN)
+    masks = augment_views(rgba, nocs, mask, small, torch.Generator().manual_seed(4))[2]
+    sizes = (masks.sum(dim=(1, 2, 3)) / area).sqrt()  # the linear scale each view was drawn at
+    assert 0.35 < float(sizes.min()) and float(sizes.max()) < 0.55
+    plain = AugmentConfig(geometric=1.0, white=1.0, **CLEAN)
+    off = augment_views(rgba, nocs, mask, dataclasses.replace(plain, small=0.0, small_scale=(0.1, 0.2)),
+                        torch.Generator().manual_seed(4))
+    assert torch.equal(off[0], augment_views(rgba, nocs, mask, plain, torch.Generator().manual_seed(4))[0])
+
+
 def test_augmentation_busy_backgrounds_and_photometric_changes():
     rgba, nocs, mask = _square_views(32)
     textured = AugmentConfig(geometric=0.0, white=0.0, plain=0.0, gradient=0.0, **CLEAN)

@@ -2,8 +2,9 @@
 
 Per view, drawn from a torch.Generator (so a step's augmentation is a pure function of the run seed, the
 step and the rank, and `--resume` reproduces it):
-1. with probability `geometric`, a smaller or larger, off-centre and rolled object: scale s in `scale`, shift up
-   to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, as one affine resampling
+1. with probability `geometric`, a smaller or larger, off-centre and rolled object: scale s in `scale` (for a
+   fraction `small` of those views in `small_scale`: the small object anywhere in a photo that a network with `crop`
+   meets on its first, whole-picture pass), shift up to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, as one affine resampling
    (bilinear for the premultiplied colour and alpha, nearest for the NOCS and mask targets, which move with it),
    within the render's frame or, for a network with `crop`, within the square crop around the object
    (dataset/keypoints/object_crop.py), which the same resampling takes at the network's resolution;
@@ -110,6 +111,9 @@ def affine_thetas(count: int, augment, generator: torch.Generator) -> torch.Tens
     """Affine maps [count, 2, 3]: identity or scale, shift and roll (affine_grid's, output -> input)."""
     apply = torch.rand(count, generator=generator) < augment.geometric
     scale = torch.where(apply, _uniform(generator, count, *augment.scale), torch.ones(count))
+    if augment.small > 0:  # drawn only when asked, so configs without it keep their random stream
+        small = apply & (torch.rand(count, generator=generator) < augment.small)
+        scale = torch.where(small, _uniform(generator, count, *augment.small_scale), scale)
     margin = augment.shift * (1.0 - scale).abs()
     shift = (torch.rand(count, 2, generator=generator) * 2 - 1) * margin[:, None]
     roll = torch.where(apply, _uniform(generator, count, -augment.roll, augment.roll), torch.zeros(count))

@@ -29,6 +29,8 @@ class AugmentConfig:
 
     geometric: float = 0.7  # fraction of views rescaled, shifted and rolled
     scale: tuple = (0.5, 1.1)  # object scale range (1 = as rendered)
+    small: float = 0.0  # fraction of those views drawn from small_scale instead: a small object anywhere in the
+    small_scale: tuple = (0.3, 0.75)  # frame, as a network with `crop` sees a photo on its first, whole-picture pass
     shift: float = 0.8  # shift range as a fraction of the margin |1 - scale| on each side
     roll: float = 15.0  # in-plane turn range, degrees either way
     white: float = 0.2  # background fractions: white, one colour, a gradient; the rest textured
