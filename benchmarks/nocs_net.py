@@ -18,7 +18,9 @@ PCK is also given per category.
 `white` (the renders as eval-correspondences reads them), `random` (the loader's solid colours and gradients,
 eopose.dataset.pairs.random_background, from the view's index) or `busy` (coloured 1/f noise crossed by random
 lines, a clutter no training augmentation draws). The rendered mask still bounds the matched pixels, as
-eval-correspondences' does, and is the given foreground a network with `crop` frames (object_crop).
+eval-correspondences' does, and is the given foreground a network with `crop` frames (object_crop); with
+`--foreground network` no foreground is given, so such a network first finds the object on the whole picture, as
+`repose` does on a photo without alpha (nocs_net.predict), and the foreground IoU scores that.
 `--canvas F` pastes every view whole at a random place of a picture F times its size before that: the object
 keeps its pixels but is small in the frame and anywhere in it, as in a photo from another rig; the outputs are cut
 back to the view's own window, so matching and scoring are unchanged. `--turn D` turns every picture by D degrees
@@ -116,6 +118,10 @@ def main() -> None:
     parser.add_argument("--background", default="white", choices=("white", "random", "busy"))
     parser.add_argument("--canvas", type=int, default=1, help="each view pasted at a random place of a picture this "
                         "many times its size (on_canvas: smaller objects anywhere in the frame); 1: as rendered")
+    parser.add_argument("--foreground", default="given", choices=("given", "network"),
+                        help="the object's outline the network crops on: the rendered mask (given), or none, so that "
+                             "a network with crop finds the object on the whole picture first, as `repose` does on "
+                             "a photo without alpha (network)")
     parser.add_argument("--turn", type=int, default=0, choices=(0, 90, 180, 270),
                         help="degrees (counter-clockwise) every picture is turned before the network, and its "
                              "outputs back")
@@ -140,7 +146,8 @@ def main() -> None:
         rgba = on_background(rgba, args.background, number)
         outputs = predict(method.net, np.ascontiguousarray(np.rot90(rgba, quarter_turns, axes=(1, 2))),
                           categories=[str(record["category"])] * len(rgba),
-                          masks=np.ascontiguousarray(np.rot90(given, quarter_turns, axes=(1, 2))))
+                          masks=(np.ascontiguousarray(np.rot90(given, quarter_turns, axes=(1, 2)))
+                                 if args.foreground == "given" else None))
         outputs = [np.rot90(output, -quarter_turns, axes=(1, 2)) for output in outputs]
         height, width = record["mask"].shape[1:]
         nocs, probability, confidence = (np.stack([output[view, top:top + height, left:left + width]
@@ -174,7 +181,8 @@ def main() -> None:
     size = int(max(record["mask"].shape[1:]))
     print(f"nocs-net on {', '.join(map(str, args.data))} split {args.split}, {args.background} background"
           f"{f', {args.canvas}x canvas' if args.canvas > 1 else ''}"
-          f"{f', turned {args.turn} degrees' if args.turn else ''}: "
+          f"{f', turned {args.turn} degrees' if args.turn else ''}"
+          f"{', foreground found by the network' if args.foreground == 'network' else ''}: "
           f"{len(quads)} quadruplets, {2 * len(quads)} same-model pairs; "
           f"{parameter_count(method.net):,} parameters, "
           f"{milliseconds_per_image(method.net, method.net.config.resolution):.1f} ms per "
