@@ -19,8 +19,8 @@ PCK is also given per category.
 eopose.dataset.pairs.random_background, from the view's index) or `busy` (coloured 1/f noise crossed by random
 lines, a clutter no training augmentation draws). The rendered mask still bounds the matched pixels, as
 eval-correspondences' does, and is the given foreground a network with `crop` frames (object_crop); with
-`--foreground network` no foreground is given, so such a network first finds the object on the whole picture, as
-`repose` does on a photo without alpha (nocs_net.predict), and the foreground IoU scores that.
+`--foreground network` the outline is the network's own, found as `repose` finds the object of a photo on clutter
+(nocs_net.picture_foreground: the whole picture first), and the foreground IoU scores that.
 `--canvas F` pastes every view whole at a random place of a picture F times its size before that: the object
 keeps its pixels but is small in the frame and anywhere in it, as in a photo from another rig; the outputs are cut
 back to the view's own window, so matching and scoring are unchanged. `--turn D` turns every picture by D degrees
@@ -47,7 +47,8 @@ from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
 from eopose.dataset.clutter import busy_background
 from eopose.dataset.compositing import composite_uint8
-from eopose.dataset.keypoints.nocs_net import CONFIDENT_ERROR, category_indices, parameter_count, predict
+from eopose.dataset.keypoints.nocs_net import (CONFIDENT_ERROR, category_indices, parameter_count, picture_foreground,
+                                               predict)
 from eopose.dataset.keypoints.nocs_net_method import MASK_THRESHOLD
 from eopose.dataset.pairs import random_background
 from eopose.dataset.shard_format import open_dataset
@@ -144,10 +145,13 @@ def main() -> None:
         record = data.read(index, GEOMETRY)
         rgba, given, offsets = on_canvas(record["rgba"], record["mask"] > 0, args.canvas, number)
         rgba = on_background(rgba, args.background, number)
-        outputs = predict(method.net, np.ascontiguousarray(np.rot90(rgba, quarter_turns, axes=(1, 2))),
-                          categories=[str(record["category"])] * len(rgba),
-                          masks=(np.ascontiguousarray(np.rot90(given, quarter_turns, axes=(1, 2)))
-                                 if args.foreground == "given" else None))
+        pictures = np.ascontiguousarray(np.rot90(rgba, quarter_turns, axes=(1, 2)))
+        if args.foreground == "given":
+            outline = np.ascontiguousarray(np.rot90(given, quarter_turns, axes=(1, 2)))
+        else:  # as repose finds the object of a photo on clutter, then crops on it
+            outline = np.stack([picture_foreground(method.net, picture[..., :3], str(record["category"]))[0]
+                                for picture in pictures])
+        outputs = predict(method.net, pictures, categories=[str(record["category"])] * len(rgba), masks=outline)
         outputs = [np.rot90(output, -quarter_turns, axes=(1, 2)) for output in outputs]
         height, width = record["mask"].shape[1:]
         nocs, probability, confidence = (np.stack([output[view, top:top + height, left:left + width]

@@ -13,6 +13,7 @@ from eopose.dataset import weights as weight_sources
 from eopose.dataset.clutter import busy_background
 from eopose.dataset.compositing import opaque
 from eopose.dataset.keypoints.backbones import PRESETS, load_vit
+from eopose.dataset.keypoints import nocs_net as nocs_net_module
 from eopose.dataset.keypoints.nocs_net import NocsNet, NocsNetConfig, checkpoint_payload
 from eopose.dataset.synthetic import write_synthetic_dataset
 from eopose.train.checkpoint import save_checkpoint
@@ -135,6 +136,34 @@ def test_busy_backgrounds_take_nocs_nets_foreground_or_are_refused_in_one_line()
         with_foreground(opaque(busy), "busy.png", _network_seeing(False))
     with pytest.raises(ReposeError, match=r"^busy.png: no alpha and no plain background .*--method nocs-net"):
         with_foreground(opaque(busy), "busy.png")
+
+
+def test_a_crop_network_looks_again_at_the_largest_part_it_found_and_says_how_far_the_looks_agree(monkeypatch):
+    """On clutter a crop network's first look can take clutter beside the object: picture_foreground looks again
+    at the square around the largest connected part only, and reports the IoU of that part with the second look;
+    repose calls a foreground whose looks disagree uncertain."""
+    object_, clutter, second = (np.zeros((48, 64), bool) for _ in range(3))
+    object_[10:30, 20:40] = True
+    clutter[40:44, 2:6] = True
+    second[12:30, 20:40] = True  # what the look at the object's square finds: 18 of its 20 rows
+    looks = []
+
+    def looks_at(net, rgba, device="cpu", batch_size=32, categories=None, masks=None):
+        looks.append(None if masks is None else masks[0].copy())
+        found = (object_ | clutter) if masks is None else second
+        return None, found[None].astype(np.float32), None
+
+    monkeypatch.setattr(nocs_net_module, "predict", looks_at)
+    net = NocsNet(NocsNetConfig(channels=(8, 16, 32), crop=0.15)).eval()
+    mask, agreement = nocs_net_module.picture_foreground(net, _on_clutter())
+    assert looks[0] is None and np.array_equal(looks[1], object_)  # the clutter blob is not in the second crop
+    assert np.array_equal(mask, second) and agreement == pytest.approx(18 / 20)
+    monkeypatch.setattr(repose_module, "FOREGROUND_AGREEMENT", 0.95)
+    rgba, how = with_foreground(opaque(_on_clutter()), "busy.png", net)
+    assert how.startswith("nocs-net foreground (uncertain: the network's two looks agree on 90% of it")
+    assert np.array_equal(rgba[..., 3] > 0, second)
+    monkeypatch.setattr(repose_module, "FOREGROUND_AGREEMENT", 0.8)
+    assert with_foreground(opaque(_on_clutter()), "busy.png", net)[1] == "nocs-net foreground"
 
 
 def test_busy_picture_with_a_vit_method_fails_in_one_line(assets, tmp_path, capsys):

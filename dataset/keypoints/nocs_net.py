@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.ndimage import binary_fill_holes
+from scipy.ndimage import binary_fill_holes, label
 from torch import nn
 
 from ..compositing import composite, opaque
@@ -155,13 +155,27 @@ def category_indices(net: NocsNet, categories, count: int, flag: str = "--weight
     return torch.tensor([net.categories.index(name) for name in names], dtype=torch.int64)
 
 
-def picture_foreground(net: NocsNet, rgb: np.ndarray, category: str | None = None, device="cpu") -> np.ndarray:
-    """bool [H, W]: the object in an opaque picture (uint8 RGB [H, W, 3]) whose background is not one plain colour,
-    as the network's predicted foreground (probability > MASK_THRESHOLD, holes filled; `predict` of a picture
-    without a foreground: the whole picture, and for a network with `crop` then the square around what that found).
-    What `repose` takes as the object of a photo on a busy background."""
-    probability = predict(net, opaque(rgb)[None], device, categories=category)[1][0]
-    return binary_fill_holes(probability > MASK_THRESHOLD)
+def picture_foreground(net: NocsNet, rgb: np.ndarray, category: str | None = None,
+                       device="cpu") -> tuple[np.ndarray, float]:
+    """(bool [H, W], agreement): the object in an opaque picture (uint8 RGB [H, W, 3]) whose background is not one
+    plain colour, as the network's predicted foreground (probability > MASK_THRESHOLD, holes filled). `predict` of a
+    picture without a foreground looks at the whole picture first, and a network with `crop` then at the square
+    around what that found; on clutter that square can hold clutter found beside the object, so such a network
+    looks once more, at the square around the largest connected part of what it found (one object per photo).
+    `agreement` is the IoU of that part with what the last look found (1 for a network without `crop`): low when
+    the looks disagree, as they do where the foreground is wrong (docs/results.md). What `repose` takes as the
+    object of a photo on a busy background."""
+    picture = opaque(rgb)[None]
+    found = predict(net, picture, device, categories=category)[1][0] > MASK_THRESHOLD
+    agreement = 1.0
+    if net.config.crop > 0 and found.any():
+        parts, count = label(found)
+        if count > 1:
+            found = parts == 1 + int(np.argmax(np.bincount(parts.ravel())[1:]))
+        again = predict(net, picture, device, categories=category, masks=found[None])[1][0] > MASK_THRESHOLD
+        agreement = float((found & again).sum() / max((found | again).sum(), 1))
+        found = again
+    return binary_fill_holes(found), agreement
 
 
 def picture_category(net: NocsNet, category: str | None) -> str | None:
