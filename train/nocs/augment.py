@@ -4,10 +4,11 @@ Per view, drawn from a torch.Generator (so a step's augmentation is a pure funct
 step and the rank, and `--resume` reproduces it):
 1. with probability `geometric`, a smaller or larger, off-centre and rolled object: scale s in `scale` (for a
    fraction `small` of those views in `small_scale`: the small object anywhere in a photo that a network with `crop`
-   meets on its first, whole-picture pass), shift up to `shift` x the margin |1 - s| each way, an in-plane turn up to `roll` degrees, as one affine resampling
-   (bilinear for the premultiplied colour and alpha, nearest for the NOCS and mask targets, which move with it),
-   within the render's frame or, for a network with `crop`, within the square crop around the object
-   (dataset/keypoints/object_crop.py), which the same resampling takes at the network's resolution;
+   meets on its first, whole-picture pass), shift up to `shift` x the margin |1 - s| each way, an in-plane turn up
+   to `roll` degrees, as one affine resampling (bilinear for the premultiplied colour and alpha, nearest for the
+   NOCS and mask targets, which move with it), within the render's frame or, for a network with `crop`, within the
+   square crop around the object (dataset/keypoints/object_crop.py), which the same resampling takes at the
+   network's resolution;
 2. a background, no alpha: white (`white`), one colour of any brightness (`plain`), a linear gradient between
    two colours (`gradient`), else a busy texture: smooth coloured noise, random rectangles and ellipses (a
    cluttered table) or stripes and checks at any angle and frequency; the view is composited on it;
