@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, pck, pck_by_category, point_errors
+from eopose.dataset.keypoints.accuracy import SAME_MODEL_PAIRS, mask_iou, pck, pck_by_category, point_errors
 from eopose.dataset.keypoints.methods import build_method
 from eopose.dataset.keypoints.nocs_matching import match_nocs
 from eopose.dataset.clutter import busy_background
@@ -140,7 +140,8 @@ def main() -> None:
     variants = ("nocs-net", "no confidence", "azimuth fixed", "right pixels only")
     errors = {name: [] for name in variants}
     points = dict.fromkeys(variants, 0)
-    pixel_error, fixed_error, right_fraction, on_right, on_wrong, mask_iou, pair_categories = [], [], [], [], [], [], []
+    pixel_error, fixed_error, right_fraction, on_right, on_wrong, foreground_iou = ([] for _ in range(6))
+    pair_categories = []
     for data, index, number in quads:
         record = data.read(index, GEOMETRY)
         rgba, given, offsets = on_canvas(record["rgba"], record["mask"] > 0, args.canvas, number)
@@ -158,7 +159,7 @@ def main() -> None:
                                                    for view, (top, left) in enumerate(offsets)]) for output in outputs)
         predicted = probability > MASK_THRESHOLD  # the network's own foreground (nocs_net_method)
         true, inside = record["nocs"].astype(np.float32), record["mask"] > 0
-        mask_iou += [(p & t).sum() / max((p | t).sum(), 1) for p, t in zip(predicted, inside)]
+        foreground_iou += [mask_iou(p, t) for p, t in zip(predicted, inside)]
         mask = predicted & inside  # the method's foreground: the given mask and the predicted one
         error = np.linalg.norm(nocs - true, axis=-1)
         right = error < CONFIDENT_ERROR
@@ -203,7 +204,7 @@ def main() -> None:
     print(f"per pixel: NOCS error {np.mean(pixel_error):.3f} mean ({np.mean(fixed_error):.3f} after the best azimuth), "
           f"{np.mean(right_fraction):.2f} of pixels within {CONFIDENT_ERROR}; mean confidence "
           f"{np.concatenate(on_right).mean():.2f} on those, {np.concatenate(on_wrong).mean():.2f} on the others; "
-          f"predicted foreground IoU {np.mean(mask_iou):.3f} with the rendered mask")
+          f"predicted foreground IoU {np.mean(foreground_iou):.3f} with the rendered mask")
 
 
 if __name__ == "__main__":

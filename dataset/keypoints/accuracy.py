@@ -1,6 +1,6 @@
 """Correspondence accuracy against rendered geometry: PCK on same-model view pairs (over all, or per category:
-pck_by_category), and the NOCS error of a method that predicts NOCS (nocs-net); and how well a pair's points
-cover the objects (coverage_distance).
+pck_by_category), and the NOCS error of a method that predicts NOCS (nocs-net); how well a pair's points
+cover the objects (coverage_distance); and how far two foreground masks overlap (mask_iou).
 
 For two views of ONE model (views 0<->1 = M1c1/M1c2 and 2<->3 = M2c1/M2c2) the true match of an
 appearance point is exact: its pixel's NOCS goes through the model's NOCS->object transform, the other
@@ -48,6 +48,11 @@ def nocs_error(predicted: np.ndarray, nocs: np.ndarray, mask: np.ndarray) -> np.
     foreground = np.asarray(mask) > 0
     return np.linalg.norm(np.asarray(predicted, np.float32)[foreground] - np.asarray(nocs, np.float32)[foreground],
                           axis=-1)
+
+
+def mask_iou(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over union of two bool masks of one shape; 0 when both are empty."""
+    return float((first & second).sum() / max((first | second).sum(), 1))
 
 
 def coverage_distance(mask: np.ndarray, points: np.ndarray, valid: np.ndarray) -> float:

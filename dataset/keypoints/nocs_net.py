@@ -30,6 +30,7 @@ from torch import nn
 
 from ..compositing import composite, opaque
 from ..weights import resolve, unloadable
+from .accuracy import mask_iou
 from .object_crop import crop_thetas, sample_crops, uncrop
 
 CHECKPOINT_KIND = "nocs-net"
@@ -173,7 +174,7 @@ def picture_foreground(net: NocsNet, rgb: np.ndarray, category: str | None = Non
         if count > 1:
             found = parts == 1 + int(np.argmax(np.bincount(parts.ravel())[1:]))
         again = predict(net, picture, device, categories=category, masks=found[None])[1][0] > MASK_THRESHOLD
-        agreement = float((found & again).sum() / max((found | again).sum(), 1))
+        agreement = mask_iou(found, again)
         found = again
     return binary_fill_holes(found), agreement
 
